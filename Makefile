@@ -1,0 +1,55 @@
+# One task runner for people, hooks and CI: `make help` lists the targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+WORKERS ?= 1
+export WORKERS
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): setup.cfg pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "logpipe needs Python 3.11 or newer")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing logpipe and its dependencies into $(VENV) ..."
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,lint]'
+	@touch $@
+
+.PHONY: install
+install: $(STAMP) ## create .venv and install logpipe with everything its tests need
+
+.PHONY: run
+run: $(STAMP) ## start broker, PostgreSQL, Redis (found or embedded) and the worker(s); Ctrl-C stops them
+	@$(BIN)/python -m devstack.run
+
+.PHONY: test
+test: $(STAMP) ## run every test (unit, integration against real servers, multi-worker)
+	@$(BIN)/python -m pytest
+
+.PHONY: lint
+lint: $(STAMP) ## ruff (lint and format check) and mypy strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+.PHONY: format
+format: $(STAMP) ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+.PHONY: schema
+schema: $(STAMP) ## regenerate schemas/log-event.schema.json from the model
+	$(BIN)/python -m app.schema > schemas/log-event.schema.json
+
+.PHONY: bench
+bench: ## benchmarks (not yet)
+	@echo "make bench: not yet - the benchmark harness is still to come"
+
+.PHONY: clean
+clean: ## remove .venv and var/ (all local data)
+	rm -rf $(VENV) var

@@ -1,0 +1,134 @@
+"""Persist agent: envelopes on ``logs.events`` → rows in PostgreSQL.
+
+``stream.take_events()`` gathers envelopes; each partition's share of the
+batch is written in one transaction (rows + count delta) and the envelopes
+are acknowledged only when the generator resumes, i.e. after the write
+committed, so an offset is never committed ahead of its rows. While
+PostgreSQL is away the agent retries the same batch with capped backoff:
+the partition waits, nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import aiopg
+import orjson
+from faust import Stream
+from faust.types import EventT, StreamT
+
+from app.app import app, database, settings
+from app.deadletters import DeadLetter, Reason
+from app.envelopes import unpack
+from app.errors import StorageUnavailable
+from app.storage import postgres
+from app.topics import COUNTS, DLQ, EVENTS
+
+log = logging.getLogger(__name__)
+
+events_topic = app.topic(EVENTS, key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw")
+
+
+@dataclass(slots=True)
+class PartitionBatch:
+    """One partition's share of a taken batch."""
+
+    partition: int
+    end_offset: int = -1
+    events: list[dict[str, Any]] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+
+
+def group_by_partition(items: Sequence[tuple[int, int, bytes | None]]) -> list[PartitionBatch]:
+    """Split ``(partition, offset, envelope)`` items into per-partition batches.
+
+    An envelope that is not one (written to the topic by something else) is
+    dead-lettered instead of failing the batch.
+    """
+    groups: dict[int, PartitionBatch] = {}
+    for partition, offset, value in items:
+        group = groups.setdefault(partition, PartitionBatch(partition))
+        group.end_offset = max(group.end_offset, offset)
+        try:
+            events = unpack(value or b"")
+        except ValueError as exc:
+            group.dead.append(DeadLetter(value or b"", None, Reason.NOT_JSON, str(exc), EVENTS, partition, offset))
+            continue
+        group.events.extend(events)
+        group.offsets.extend([offset] * len(events))
+    return list(groups.values())
+
+
+def rejected_letters(group: PartitionBatch, rejected: list[tuple[dict[str, Any], str]]) -> list[DeadLetter]:
+    """Dead letters for the rows PostgreSQL refused, each with its envelope's offset."""
+    index = {id(event): i for i, event in enumerate(group.events)}
+    return [
+        DeadLetter(
+            orjson.dumps(event),
+            None,
+            Reason.REJECTED_BY_DATABASE,
+            reason,
+            EVENTS,
+            group.partition,
+            group.offsets[index[id(event)]] if id(event) in index else group.end_offset,
+        )
+        for event, reason in rejected
+    ]
+
+
+async def _retry(operation: Any) -> Any:
+    def on_retry(exc: StorageUnavailable, delay: float) -> None:
+        log.warning("%s; retrying the batch in %.1fs", exc, delay)
+
+    return await postgres.retrying(
+        operation, max_delay=settings.pg_retry_max_delay, on_retry=on_retry, sleep=asyncio.sleep
+    )
+
+
+async def _dead_letter(letters: list[DeadLetter]) -> None:
+    pending = [await app.producer.send(DLQ, d.key, d.value, None, None, d.headers()) for d in letters]
+    await asyncio.gather(*pending)
+
+
+async def relay_deltas(pool: aiopg.Pool, partition: int) -> None:
+    """Put the recorded count deltas of ``partition`` on ``logs.counts``, oldest first, then forget them."""
+    pending = await _retry(lambda: postgres.pending_deltas(pool, partition))
+    if not pending:
+        return
+    futures = [
+        await app.producer.send(COUNTS, None, orjson.dumps({"p": partition, "o": offset, "c": delta}), 0, None, None)
+        for offset, delta in pending
+    ]
+    await asyncio.gather(*futures)
+    await _retry(lambda: postgres.forget_deltas(pool, partition, pending[-1][0]))
+
+
+async def persist_group(pool: aiopg.Pool, group: PartitionBatch) -> int:
+    """Write one partition's batch; returns the number of rows inserted."""
+    inserted = 0
+    if group.events:
+        result = await _retry(
+            lambda: postgres.persist_batch(pool, group.events, partition=group.partition, end_offset=group.end_offset)
+        )
+        inserted = result.inserted
+        group.dead.extend(rejected_letters(group, result.rejected))
+    if group.dead:
+        log.warning("dead-lettering %d records of %s[%d]", len(group.dead), EVENTS, group.partition)
+        await _dead_letter(group.dead)
+    await relay_deltas(pool, group.partition)
+    return inserted
+
+
+@app.agent(events_topic, name="persist")
+async def persist(stream: StreamT[bytes]) -> None:
+    """Write envelopes to PostgreSQL in batches, then let Faust ack them."""
+    pool = await database.wait_ready()
+    batch: Sequence[EventT[bytes]]
+    async for batch in cast(Stream[bytes], stream).take_events(settings.persist_batch_envelopes, within=settings.persist_linger):
+        groups = group_by_partition([(e.message.partition, e.message.offset, e.value) for e in batch])
+        await asyncio.gather(*(persist_group(pool, g) for g in groups))

@@ -1,0 +1,76 @@
+"""The Faust app, built from settings, and the services it starts with it.
+
+Importing this module defines things and opens nothing: connections open
+when the worker starts (``faust -A app.app worker`` or ``python -m app worker``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import faust
+
+from app.settings import get_settings
+from app.storage.cache import Cache
+from app.storage.database import Database
+from app.topics import create_topics, dlq_topic_max_bytes, topic_specs
+
+log = logging.getLogger(__name__)
+settings = get_settings()
+
+
+class LogpipeApp(faust.App):
+    """A Faust app that creates its topics before anything consumes them."""
+
+    async def on_first_start(self) -> None:
+        await super().on_first_start()
+        if settings.topic_declare:
+            await _declare_topics()
+
+
+async def _declare_topics(attempts: int = 15) -> None:
+    specs = topic_specs(settings.topic_partitions, settings.raw_max_bytes)
+    for attempt in range(1, attempts + 1):
+        try:
+            await create_topics(settings.broker_bootstrap, specs, settings.topic_replication)
+            return
+        except Exception as exc:
+            if attempt == attempts:
+                raise
+            log.warning("creating topics failed (%s); retry %d/%d", exc, attempt, attempts)
+            await asyncio.sleep(1.0)
+
+
+app = LogpipeApp(
+    settings.app_id,
+    broker=settings.faust_broker,
+    store=settings.store,
+    datadir=settings.data_dir,
+    web_port=settings.web_port,
+    web_bind=settings.web_host,
+    web_host=settings.web_host,
+    topic_partitions=settings.topic_partitions,
+    topic_replication_factor=settings.topic_replication,
+    topic_allow_declare=settings.topic_declare,
+    topic_disable_leader=True,
+    processing_guarantee=settings.processing_guarantee,
+    broker_session_timeout=settings.broker_session_timeout,
+    broker_heartbeat_interval=min(3.0, settings.broker_session_timeout / 3),
+    consumer_auto_offset_reset="earliest",
+    producer_acks=-1,
+    producer_max_request_size=dlq_topic_max_bytes(settings.raw_max_bytes),
+    producer_linger_ms=5,
+)
+
+database = Database(
+    settings.database_url.get_secret_value(),
+    pool_size=settings.pg_pool_size,
+    max_delay=settings.pg_retry_max_delay,
+)
+cache = Cache(settings.redis_url)
+app.add_dependency(database)
+app.add_dependency(cache)
+
+# Register agents, tables and views (they import `app` from here).
+from app import agents, tables, web  # noqa: E402, F401

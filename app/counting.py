@@ -1,0 +1,113 @@
+"""Live counts as pure functions: batch deltas, folding them once, snapshots.
+
+The persist agent turns the rows PostgreSQL *really inserted* into a delta
+(``{"level:INFO": 12, "source:api": 3, ...}``), tagged with the
+``logs.events`` partition and the last offset of the batch. The stats agent
+folds each delta into the count table through :func:`fold`, which keeps per
+counter the highest offset applied from each partition (the *high-water
+mark*) and ignores anything at or below it: a delta delivered twice (after a
+crash between producing it and forgetting it) is counted once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Final, TypedDict
+
+TOTAL: Final = "total"
+MINUTE: Final = "minute:"
+WINDOW_MINUTES: Final = 60
+
+
+class CounterValue(TypedDict, total=False):
+    """A counter as stored in the table."""
+
+    n: int
+    hw: dict[str, int]  # logs.events partition -> last offset folded in
+    m: int  # minute counters only: the epoch minute this slot counts
+
+
+def delta_from_rows(rows: Iterable[tuple[str, str, str | None]], minute: int) -> dict[str, int]:
+    """Counts of inserted ``(level, source, organization_id)`` rows, by counter key."""
+    counts: Counter[str] = Counter()
+    for level, source, organization_id in rows:
+        counts["level:" + level] += 1
+        counts["source:" + source] += 1
+        if organization_id is not None:
+            counts["org:" + organization_id] += 1
+    total = sum(v for k, v in counts.items() if k.startswith("level:"))
+    if total:
+        counts[TOTAL] = total
+        counts[f"{MINUTE}{minute}"] = total
+    return dict(counts)
+
+
+def epoch_minute(now: datetime) -> int:
+    return int(now.timestamp()) // 60
+
+
+def table_key(counter: str) -> str:
+    """Minute counters live in one of 60 slots, so the table stays bounded."""
+    if counter.startswith(MINUTE):
+        return f"{MINUTE}{int(counter[len(MINUTE) :]) % WINDOW_MINUTES:02d}"
+    return counter
+
+
+def fold(current: CounterValue | None, counter: str, n: int, partition: int, offset: int) -> CounterValue | None:
+    """``current`` with ``n`` added, or ``None`` when this delta was already folded in."""
+    hw_key = str(partition)
+    if counter.startswith(MINUTE):
+        minute = int(counter[len(MINUTE) :])
+        if current is None or current.get("m", -1) < minute:
+            return {"n": n, "m": minute, "hw": {hw_key: offset}}
+        if current.get("m") != minute:
+            return None  # a slot already reused for a later minute
+    elif current is None:
+        return {"n": n, "hw": {hw_key: offset}}
+    hw = current.get("hw", {})
+    if hw.get(hw_key, -1) >= offset:
+        return None
+    return {**current, "n": current.get("n", 0) + n, "hw": {**hw, hw_key: offset}}
+
+
+def snapshot(items: Iterable[tuple[str, Mapping[str, Any]]], now: datetime, top_sources: int) -> dict[str, Any]:
+    """The stats answer from the table's ``(key, value)`` pairs."""
+    levels: dict[str, int] = {}
+    sources: dict[str, int] = {}
+    orgs: dict[str, int] = {}
+    minutes: dict[int, int] = {}
+    total = 0
+    this_minute = epoch_minute(now)
+    for key, value in items:
+        n = int(value.get("n", 0))
+        kind, _, name = key.partition(":")
+        if key == TOTAL:
+            total = n
+        elif kind == "level":
+            levels[name] = n
+        elif kind == "source":
+            sources[name] = n
+        elif kind == "org":
+            orgs[name] = n
+        elif kind == "minute":
+            minute = int(value.get("m", -1))
+            if this_minute - WINDOW_MINUTES < minute <= this_minute:
+                minutes[minute] = n
+    top = sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))[:top_sources]
+    per_minute = [
+        {
+            "minute": datetime.fromtimestamp(m * 60, UTC).isoformat(),
+            "count": minutes.get(m, 0),
+        }
+        for m in range(this_minute - WINDOW_MINUTES + 1, this_minute + 1)
+    ]
+    return {
+        "total": total,
+        "levels": dict(sorted(levels.items())),
+        "sources": dict(top),
+        "source_count": len(sources),
+        "organizations": dict(sorted(orgs.items())),
+        "per_minute": per_minute,
+    }

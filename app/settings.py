@@ -1,0 +1,90 @@
+"""Every setting of logpipe, read from the environment (12-factor).
+
+Nothing else in the package reads ``os.environ``: code asks for
+:func:`get_settings` and gets one frozen, validated object.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """logpipe's configuration; each field is set by the upper-case env var of its name."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
+
+    # -- where things are ------------------------------------------------------------
+    kafka_broker_url: str = Field(
+        "kafka://127.0.0.1:9092",
+        description="KAFKA_BROKER_URL: bootstrap servers, `kafka://host:port[;host:port]`.",
+    )
+    database_url: SecretStr = Field(
+        SecretStr("postgresql://postgres@127.0.0.1:5432/logpipe"),
+        description="DATABASE_URL: PostgreSQL URL; the database is created when missing.",
+    )
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="REDIS_URL.")
+
+    # -- Faust app and topics --------------------------------------------------------
+    app_id: str = Field("logpipe", description="APP_ID: Faust app id and consumer group.")
+    topic_partitions: int = Field(4, ge=1, description="TOPIC_PARTITIONS of our topics.")
+    topic_replication: int = Field(1, ge=1, description="TOPIC_REPLICATION factor.")
+    topic_declare: bool = Field(
+        True,
+        description="TOPIC_DECLARE: create topics at start; false where the cluster forbids it.",
+    )
+    store: str = Field("rocksdb://", description="STORE: table store, `rocksdb://` or `memory://`.")
+    data_dir: str = Field("var/worker", description="DATA_DIR: where Faust keeps table stores.")
+    web_port: int = Field(6066, description="WEB_PORT of this worker's HTTP server.")
+    web_host: str = Field("127.0.0.1", description="WEB_HOST the HTTP server binds.")
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
+        "at_least_once",
+        description="PROCESSING_GUARANTEE; exactness of rows and counts does not rely on it.",
+    )
+    broker_session_timeout: float = Field(
+        10.0, gt=0, description="BROKER_SESSION_TIMEOUT seconds before a dead worker is evicted."
+    )
+
+    # -- validate stage (logs.raw) ---------------------------------------------------
+    raw_max_bytes: int = Field(
+        128 * 1024, description="RAW_MAX_BYTES: a logs.raw record larger than this is too_large."
+    )
+    validate_max_records: int = Field(5000, ge=1, description="VALIDATE_MAX_RECORDS fetched per poll of logs.raw.")
+    envelope_max_bytes: int = Field(256 * 1024, ge=1024, description="ENVELOPE_MAX_BYTES of one logs.events record.")
+
+    # -- persist agent ---------------------------------------------------------------
+    persist_batch_envelopes: int = Field(64, ge=1, description="PERSIST_BATCH_ENVELOPES gathered by one stream.take().")
+    persist_linger: float = Field(0.05, gt=0, description="PERSIST_LINGER seconds stream.take() waits to fill a batch.")
+    pg_pool_size: int = Field(4, ge=1, description="PG_POOL_SIZE connections per worker.")
+    pg_retry_max_delay: float = Field(
+        5.0, gt=0, description="PG_RETRY_MAX_DELAY: cap of the backoff while PostgreSQL is away."
+    )
+
+    # -- stats -----------------------------------------------------------------------
+    stats_top_sources: int = Field(20, ge=1, description="STATS_TOP_SOURCES shown by stats.")
+
+    # -- logging ---------------------------------------------------------------------
+    log_level: str = Field("info", description="LOG_LEVEL of the worker.")
+
+    @property
+    def broker_bootstrap(self) -> str:
+        """The broker URL as aiokafka wants it: `host:port,host:port`."""
+        url = self.kafka_broker_url
+        for scheme in ("kafka://", "aiokafka://"):
+            url = url.removeprefix(scheme)
+        return url.replace(";", ",")
+
+    @property
+    def faust_broker(self) -> str:
+        """The broker URL as Faust wants it: `kafka://host:port;host:port`."""
+        return "kafka://" + self.broker_bootstrap.replace(",", ";")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""I/O at the edge: PostgreSQL, Redis and the broker's admin side."""

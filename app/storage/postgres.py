@@ -1,0 +1,189 @@
+"""PostgreSQL access for the pipeline: batch insert with its count delta.
+
+A batch is written in one transaction: the rows (one statement, the whole
+batch as one JSON parameter through ``json_to_recordset`` — psycopg2's async
+mode, which aiopg uses, cannot COPY) and the count delta of the rows that
+were really inserted, in the ``count_deltas`` outbox. So counts can never
+disagree with rows, whatever dies when.
+
+Driver errors are translated here: connection-level trouble becomes
+:class:`StorageUnavailable` (retry), data the server refuses for good is
+isolated by splitting the batch and reported back, never retried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, TypeVar
+
+import aiopg
+import orjson
+import psycopg2
+
+from app.counting import delta_from_rows, epoch_minute
+from app.errors import StorageUnavailable
+
+T = TypeVar("T")
+
+_INSERT: Final = """
+INSERT INTO logs (id, "timestamp", level, message, source, organization_id, trace_id, metadata)
+SELECT id, "timestamp", level, message, source, organization_id, trace_id, metadata
+FROM json_to_recordset(%s::json) AS r(
+    id uuid, "timestamp" timestamptz, level text, message text, source text,
+    organization_id text, trace_id text, metadata jsonb)
+ON CONFLICT (id) DO NOTHING
+RETURNING level, source, organization_id
+"""
+_RECORD_DELTA: Final = """
+INSERT INTO count_deltas (events_partition, end_offset, delta) VALUES (%s, %s, %s::jsonb)
+ON CONFLICT DO NOTHING
+"""
+# SQLSTATE classes that mean "these rows are wrong", not "the server is unwell":
+# 22 data exception, 23 integrity constraint violation, 54 program limit exceeded.
+_ROW_ERROR_CLASSES: Final = ("22", "23", "54")
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What became of a batch: the delta of what was inserted, what was refused."""
+
+    inserted: int = 0
+    delta: dict[str, int] = field(default_factory=dict)
+    rejected: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+
+
+def _is_row_error(exc: psycopg2.Error) -> bool:
+    code = exc.pgcode or ""
+    return code[:2] in _ROW_ERROR_CLASSES
+
+
+async def connect_pool(dsn: str, size: int) -> aiopg.Pool:
+    """A connection pool; fails with :class:`StorageUnavailable` when PostgreSQL is away."""
+    try:
+        return await aiopg.create_pool(dsn, minsize=0, maxsize=size, timeout=30, pool_recycle=300)
+    except (psycopg2.OperationalError, OSError) as exc:
+        raise StorageUnavailable(f"PostgreSQL unavailable: {exc}") from exc
+
+
+@contextlib.asynccontextmanager
+async def _transaction(pool: aiopg.Pool) -> AsyncIterator[aiopg.Cursor]:
+    """A cursor inside BEGIN/COMMIT, with connection trouble made :class:`StorageUnavailable`."""
+    try:
+        async with pool.acquire() as conn, conn.cursor() as cur:
+            await cur.execute("BEGIN")
+            try:
+                yield cur
+            except BaseException:
+                if not conn.closed:
+                    await cur.execute("ROLLBACK")
+                raise
+            await cur.execute("COMMIT")
+    except psycopg2.Error as exc:
+        if isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError) or not _is_row_error(exc):
+            raise StorageUnavailable(f"PostgreSQL unavailable: {exc}") from exc
+        raise
+    except (OSError, TimeoutError) as exc:
+        raise StorageUnavailable(f"PostgreSQL unavailable: {exc}") from exc
+
+
+async def _insert_isolating(cur: aiopg.Cursor, events: Sequence[dict[str, Any]], result: BatchResult) -> list[Any]:
+    """Insert ``events``; on a row error, split in halves until the bad rows stand alone."""
+    await cur.execute("SAVEPOINT batch")
+    try:
+        await cur.execute(_INSERT, (orjson.dumps(events).decode(),))
+        rows: list[Any] = await cur.fetchall()
+    except psycopg2.Error as exc:
+        if not _is_row_error(exc):
+            raise
+        await cur.execute("ROLLBACK TO SAVEPOINT batch")
+        if len(events) == 1:
+            result.rejected.append((events[0], f"{exc.pgcode}: {str(exc).strip()}"))
+            return []
+        middle = len(events) // 2
+        return [
+            *await _insert_isolating(cur, events[:middle], result),
+            *await _insert_isolating(cur, events[middle:], result),
+        ]
+    await cur.execute("RELEASE SAVEPOINT batch")
+    return rows
+
+
+async def persist_batch(
+    pool: aiopg.Pool,
+    events: Sequence[dict[str, Any]],
+    *,
+    partition: int,
+    end_offset: int,
+    now: datetime | None = None,
+) -> BatchResult:
+    """Insert a batch of wire-format events read up to ``end_offset`` of ``partition``.
+
+    Events whose id is already stored are skipped (the id is the idempotency
+    key). The count delta of the rows really inserted is recorded in the
+    same transaction.
+    """
+    result = BatchResult()
+    async with _transaction(pool) as cur:
+        try:
+            await cur.execute(_INSERT, (orjson.dumps(events).decode(),))
+            rows = await cur.fetchall()
+        except psycopg2.Error as exc:
+            if not _is_row_error(exc):
+                raise
+            await cur.execute("ROLLBACK")
+            await cur.execute("BEGIN")
+            rows = await _insert_isolating(cur, events, result)
+        result.inserted = len(rows)
+        result.delta = delta_from_rows(rows, epoch_minute(now or datetime.now(UTC)))
+        if result.delta:
+            await cur.execute(_RECORD_DELTA, (partition, end_offset, orjson.dumps(result.delta).decode()))
+    return result
+
+
+async def pending_deltas(pool: aiopg.Pool, partition: int) -> list[tuple[int, dict[str, int]]]:
+    """Recorded deltas of ``partition`` not yet forgotten, oldest first."""
+    async with _transaction(pool) as cur:
+        await cur.execute(
+            "SELECT end_offset, delta FROM count_deltas WHERE events_partition = %s ORDER BY end_offset",
+            (partition,),
+        )
+        return [(int(offset), dict(delta)) for offset, delta in await cur.fetchall()]
+
+
+async def forget_deltas(pool: aiopg.Pool, partition: int, up_to: int) -> None:
+    """Drop the recorded deltas of ``partition`` up to ``up_to``: they are on logs.counts."""
+    async with _transaction(pool) as cur:
+        await cur.execute(
+            "DELETE FROM count_deltas WHERE events_partition = %s AND end_offset <= %s", (partition, up_to)
+        )
+
+
+async def ping(pool: aiopg.Pool) -> None:
+    """Raise :class:`StorageUnavailable` unless PostgreSQL answers."""
+    async with _transaction(pool) as cur:
+        await cur.execute("SELECT 1")
+
+
+async def retrying(
+    operation: Callable[[], Awaitable[T]],
+    *,
+    max_delay: float,
+    on_retry: Callable[[StorageUnavailable, float], None],
+    sleep: Callable[[float], Awaitable[Any]],
+) -> T:
+    """Run ``operation`` until it does not raise :class:`StorageUnavailable`.
+
+    Backoff doubles from 0.1 s up to ``max_delay``; nothing is skipped, so a
+    partition waits for PostgreSQL instead of losing what it holds.
+    """
+    delay = 0.1
+    while True:
+        try:
+            return await operation()
+        except StorageUnavailable as exc:
+            on_retry(exc, delay)
+            await sleep(delay)
+            delay = min(delay * 2, max_delay)

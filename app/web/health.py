@@ -1,0 +1,53 @@
+"""Liveness and readiness.
+
+``/health`` says the process serves HTTP. ``/ready`` checks each dependency
+with a short timeout and reports each one, so an operator sees *which* is
+down; it answers 503 unless all are up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+from faust import web
+
+from app.app import app, cache, database
+
+CHECK_TIMEOUT = 1.0
+
+
+async def _check(probe: Callable[[], Awaitable[Any]]) -> dict[str, str]:
+    try:
+        await asyncio.wait_for(probe(), CHECK_TIMEOUT)
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready", with its text
+        return {"status": "down", "error": str(exc) or type(exc).__name__}
+    return {"status": "up"}
+
+
+async def _broker() -> None:
+    # The worker's own producer connection: if it can fetch metadata, the broker is there.
+    producer = cast(Any, app.producer)._ensure_producer()
+    await producer.client.fetch_all_metadata()
+
+
+async def _database() -> None:
+    if not database.is_ready:
+        raise RuntimeError("schema not ready yet")
+    await database.ping()
+
+
+@app.page("/health")
+class Health(web.View):
+    async def get(self, request: web.Request) -> web.Response:
+        return self.json({"status": "UP"})
+
+
+@app.page("/ready")
+class Ready(web.View):
+    async def get(self, request: web.Request) -> web.Response:
+        broker, postgres, redis = await asyncio.gather(_check(_broker), _check(_database), _check(cache.ping))
+        checks = {"broker": broker, "postgres": postgres, "redis": redis}
+        ready = all(c["status"] == "up" for c in checks.values())
+        return self.json({"status": "UP" if ready else "DOWN", "checks": checks}, status=200 if ready else 503)
