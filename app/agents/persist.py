@@ -129,6 +129,8 @@ async def persist(stream: StreamT[bytes]) -> None:
     """Write envelopes to PostgreSQL in batches, then let Faust ack them."""
     pool = await database.wait_ready()
     batch: Sequence[EventT[bytes]]
-    async for batch in cast(Stream[bytes], stream).take_events(settings.persist_batch_envelopes, within=settings.persist_linger):
+    async for batch in cast(Stream[bytes], stream).take_events(
+        settings.persist_batch_envelopes, within=settings.persist_linger
+    ):
         groups = group_by_partition([(e.message.partition, e.message.offset, e.value) for e in batch])
         await asyncio.gather(*(persist_group(pool, g) for g in groups))

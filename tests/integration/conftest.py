@@ -1,0 +1,149 @@
+"""Real servers for integration tests.
+
+PostgreSQL and Redis: the ones the environment points at when they answer
+(``TEST_DATABASE_URL``, ``TEST_REDIS_URL``, defaulting to the local ones),
+else embedded ones started on free ports with throw-away data. Each test
+gets its own database. The broker is a fresh dev broker per test, on a free
+port with a throw-away data dir, so no test sees another's records.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+from devstack.servers import Server, ensure_broker, ensure_postgres, ensure_redis, free_port
+
+from tests.support.mock import mock_cluster
+from tests.support.workers import Worker, WorkerFactory, worker_env
+
+pytestmark = pytest.mark.integration
+
+
+def _reachable_or_embedded(
+    ensure: Callable[[str, Path, Path], Server], url: str, fallback: str, tmp: Path, name: str
+) -> Iterator[Server]:
+    try:
+        server = ensure(url, tmp / f"{name}-reuse", tmp / f"{name}-reuse.log")
+    except RuntimeError:
+        server = ensure(fallback, tmp / name, tmp / f"{name}.log")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    url = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    fallback = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"
+    yield from _reachable_or_embedded(ensure_postgres, url, fallback, tmp_path_factory.mktemp("pg"), "postgres")
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    fallback = f"redis://127.0.0.1:{free_port()}/0"
+    for server in _reachable_or_embedded(ensure_redis, url, fallback, tmp_path_factory.mktemp("redis"), "redis"):
+        yield server.url
+
+
+def _admin_url(server_url: str) -> str:
+    return server_url.rsplit("/", 1)[0] + "/postgres"
+
+
+@pytest.fixture
+def database_url(postgres_server: Server) -> Iterator[str]:
+    """A fresh, empty database for one test, dropped afterwards."""
+    name = f"logpipe_test_{uuid.uuid4().hex[:12]}"
+    admin = _admin_url(postgres_server.url)
+    conn = psycopg2.connect(admin)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    url = postgres_server.url.rsplit("/", 1)[0] + "/" + name
+    try:
+        yield url
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.close()
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[str]:
+    """A fresh dev broker (noida-db) on a free port: its bootstrap ``host:port``."""
+    port = free_port()
+    server = ensure_broker(f"kafka://127.0.0.1:{port}", tmp_path / "broker", tmp_path / "broker.log")
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def _worker_factory(
+    bootstrap: str,
+    database_url: str,
+    redis_url: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    *,
+    mock: bool,
+    app_id: str | None = None,
+) -> Iterator[WorkerFactory]:
+    workers: list[Worker] = []
+    factory = WorkerFactory(bootstrap, app_id or f"logpipe-test-{uuid.uuid4().hex[:8]}", workers)
+
+    def make(name: str = "w0", **extra: str) -> Worker:
+        port = free_port()
+        env = worker_env(
+            bootstrap=bootstrap,
+            database_url=database_url,
+            redis_url=redis_url,
+            app_id=factory.app_id,
+            data_dir=tmp_path / f"data-{name}",
+            port=port,
+            mock=mock,
+            **extra,
+        )
+        worker = Worker(name, port, env, tmp_path / f"{name}.log")
+        workers.append(worker)
+        return worker
+
+    factory.make = make
+    yield factory
+    for worker in workers:
+        worker.stop()
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        for worker in workers:
+            print(f"----- log of worker {worker.name} -----\n{worker.log_tail(120)}")
+
+
+@pytest.fixture
+def workers(
+    broker: str, database_url: str, redis_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[WorkerFactory]:
+    """Workers on this test's dev broker and database."""
+    yield from _worker_factory(broker, database_url, redis_url, tmp_path, request, mock=False)
+
+
+@pytest.fixture
+def mock_workers(
+    database_url: str, redis_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[WorkerFactory]:
+    """Workers on a fresh librdkafka mock cluster (it evicts SIGKILLed group members)."""
+    app_id = f"logpipe-test-{uuid.uuid4().hex[:8]}"
+    with mock_cluster(app_id, partitions=4) as bootstrap:
+        yield from _worker_factory(bootstrap, database_url, redis_url, tmp_path, request, mock=True, app_id=app_id)
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    setattr(item, f"rep_{report.when}", report)

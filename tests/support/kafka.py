@@ -1,0 +1,124 @@
+"""Plain Kafka clients for tests: produce to, read back from, and watch the pipeline.
+
+Tests talk to the pipeline the way producers and operators do: through
+topics and consumer-group offsets, never through the app's internals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+
+async def produce(bootstrap: str, topic: str, values: Iterable[bytes], *, key: bytes | None = None) -> int:
+    """Send ``values`` to ``topic`` and wait for every acknowledgement."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_request_size=4 * 1024 * 1024, acks="all")
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value, key=key) for value in values]
+        await asyncio.gather(*futures)
+        return len(futures)
+    finally:
+        await producer.stop()
+
+
+@dataclass
+class Record:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: dict[str, bytes]
+
+
+async def read_all(bootstrap: str, topic: str, *, expect: int, timeout: float = 60) -> list[Record]:
+    """Read ``topic`` from the start until ``expect`` records arrived (or time runs out)."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
+    await consumer.start()
+    records: list[Record] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(records) < expect and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for tp, msgs in batch.items():
+                records.extend(
+                    Record(tp.partition, m.offset, m.key, m.value or b"", dict(m.headers or ())) for m in msgs
+                )
+        # Anything beyond what was expected is a defect the caller must see.
+        extra = await consumer.getmany(timeout_ms=1000)
+        for tp, msgs in extra.items():
+            records.extend(Record(tp.partition, m.offset, m.key, m.value or b"", dict(m.headers or ())) for m in msgs)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def group_lag(bootstrap: str, group: str, topics: Sequence[str]) -> int:
+    """Records of ``topics`` not yet committed by ``group`` (all, if it committed nothing)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await admin.start()
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(t, p)
+            for t in topics
+            for p in sorted(consumer.partitions_for_topic(t) or await _fetch(consumer, t))
+        ]
+        ends = await consumer.end_offsets(partitions)
+        committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
+        lag = 0
+        for tp in partitions:
+            meta = committed.get(tp)
+            done = meta.offset if meta is not None and meta.offset >= 0 else 0
+            lag += max(ends[tp] - done, 0)
+        return lag
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def _fetch(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    await consumer._client.force_metadata_update()
+    return consumer.partitions_for_topic(topic) or set()
+
+
+async def wait_for(
+    condition: Callable[[], bool | Awaitable[bool]], *, timeout: float, what: str, interval: float = 0.25
+) -> float:
+    """Poll ``condition`` (plain or async) until true; returns seconds waited, fails after ``timeout``."""
+    start = time.monotonic()
+    while True:
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return time.monotonic() - start
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+async def wait_drained(bootstrap: str, app_id: str, *, timeout: float = 90) -> float:
+    """Wait until every stage has committed everything: logs.raw, logs.events, logs.counts."""
+
+    async def drained() -> bool:
+        return (
+            await group_lag(bootstrap, f"{app_id}-validate", ["logs.raw"]) == 0
+            and await group_lag(bootstrap, app_id, ["logs.events", "logs.counts"]) == 0
+        )
+
+    return await wait_for(drained, timeout=timeout, what="the pipeline to drain (consumer lag 0)")

@@ -1,0 +1,137 @@
+"""Start real ``python -m app worker`` processes for tests, and stop or kill them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIM_DIR = Path(__file__).resolve().parent / "shim_sitecustomize"
+
+
+@dataclass
+class Worker:
+    """One worker process and where to reach it."""
+
+    name: str
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = field(default=0)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, wait_ready: bool = True, timeout: float = 90) -> Worker:
+        self.starts += 1
+        log = self.log_path.open("ab")
+        log.write(f"\n===== start {self.starts} =====\n".encode())
+        log.flush()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app", "worker", "--loglevel", "info", "--web-port", str(self.port)],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        if wait_ready:
+            self.wait_serving(timeout)
+        return self
+
+    def wait_serving(self, timeout: float = 90) -> None:
+        """Wait until the worker answers HTTP (its consumers are started by then)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise AssertionError(f"worker {self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                status, _ = self.get("/health")
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"worker {self.name} did not serve HTTP within {timeout}s:\n{self.log_tail()}")
+
+    def get(self, path: str, timeout: float = 5) -> tuple[int, Any]:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=timeout) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye to the group, no flush, no commit."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self, timeout: float = 30) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+def worker_env(
+    *,
+    bootstrap: str,
+    database_url: str,
+    redis_url: str,
+    app_id: str,
+    data_dir: Path,
+    port: int,
+    mock: bool = False,
+    **extra: str,
+) -> dict[str, str]:
+    """The environment of a test worker; ``mock`` loads the mock cluster's SyncGroup shim."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "DATABASE_", "REDIS_"))}
+    env.update(
+        KAFKA_BROKER_URL=f"kafka://{bootstrap}",
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        APP_ID=app_id,
+        DATA_DIR=str(data_dir),
+        WEB_PORT=str(port),
+        BROKER_SESSION_TIMEOUT="6",
+        PG_RETRY_MAX_DELAY="1",
+        PYTHONUNBUFFERED="1",
+    )
+    if mock:
+        env["TOPIC_DECLARE"] = "false"
+        env["LOGPIPE_TEST_SYNCGROUP_SHIM"] = "1"
+        env["PYTHONPATH"] = os.pathsep.join([str(SHIM_DIR), str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env.update(extra)
+    return env
+
+
+@dataclass
+class WorkerFactory:
+    """Makes workers of one app (one consumer group) on one broker; ``make(name, **env)``."""
+
+    bootstrap: str
+    app_id: str
+    workers: list[Worker]
+    make: Any = None
