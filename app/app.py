@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any, cast
 
 import faust
 
+from app.publisher import EnvelopePublisher
 from app.settings import get_settings
 from app.storage.cache import Cache
 from app.storage.database import Database
-from app.topics import create_topics, dlq_topic_max_bytes, topic_specs
+from app.topics import EVENTS, create_topics, dlq_topic_max_bytes, topic_specs
+from app.web.errors import json_errors
 
 log = logging.getLogger(__name__)
 settings = get_settings()
@@ -25,6 +28,7 @@ class LogpipeApp(faust.App):
 
     async def on_first_start(self) -> None:
         await super().on_first_start()
+        cast(Any, self.web).web_app.middlewares.append(json_errors)  # the aiohttp driver's Application
         if settings.topic_declare:
             await _declare_topics()
 
@@ -60,7 +64,8 @@ app = LogpipeApp(
     consumer_auto_offset_reset="earliest",
     producer_acks=-1,
     producer_max_request_size=dlq_topic_max_bytes(settings.raw_max_bytes),
-    producer_linger_ms=5,
+    producer_linger_ms=1,
+    web_application_options={"client_max_size": settings.ingest_max_body_bytes},
 )
 
 database = Database(
@@ -69,8 +74,15 @@ database = Database(
     max_delay=settings.pg_retry_max_delay,
 )
 cache = Cache(settings.redis_url)
+publisher = EnvelopePublisher(
+    lambda envelope: app.producer.send(EVENTS, None, envelope, None, None, None),
+    max_bytes=settings.envelope_max_bytes,
+    linger=settings.ingest_linger,
+    ack_timeout=settings.ingest_ack_timeout,
+)
 app.add_dependency(database)
 app.add_dependency(cache)
 
 # Register agents, tables and views (they import `app` from here).
-from app import agents, tables, web  # noqa: E402, F401
+from app import agents, tables  # noqa: E402, F401
+from app.web import health, ingest, metrics, query, stats  # noqa: E402, F401

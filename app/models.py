@@ -37,7 +37,8 @@ ID_MAX_CHARS: Final = 255
 _KAFKA_ID_NAMESPACE: Final = uuid.UUID("5b2b1f4e-8a39-4c4e-9f0e-6c1a8f9d2e71")
 
 
-def _normalise_level(value: Any) -> Any:
+def normalise_level(value: Any) -> Any:
+    """A level in its canonical spelling; raises a ``ValueError`` naming the allowed ones."""
     if value is None:
         return "INFO"
     if not isinstance(value, str):
@@ -68,7 +69,7 @@ def _printable_text(max_chars: int) -> Any:
     return BeforeValidator(check)
 
 
-Level = Annotated[str, BeforeValidator(_normalise_level)]
+Level = Annotated[str, BeforeValidator(normalise_level)]
 Source = Annotated[str, _printable_text(SOURCE_MAX_CHARS)]
 OptionalName = Annotated[str | None, _printable_text(ID_MAX_CHARS)]
 

@@ -64,6 +64,22 @@ class Settings(BaseSettings):
         5.0, gt=0, description="PG_RETRY_MAX_DELAY: cap of the backoff while PostgreSQL is away."
     )
 
+    # -- HTTP ingest -----------------------------------------------------------------
+    ingest_max_body_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="INGEST_MAX_BODY_BYTES: larger request bodies get 413."
+    )
+    ingest_batch_max_items: int = Field(10_000, ge=1, description="INGEST_BATCH_MAX_ITEMS per batch request.")
+    ingest_linger: float = Field(
+        0.002, ge=0, description="INGEST_LINGER seconds concurrent requests wait to share an envelope."
+    )
+    ingest_ack_timeout: float = Field(
+        5.0, gt=0, description="INGEST_ACK_TIMEOUT: seconds to wait for the broker before answering 503."
+    )
+
+    # -- response cache (Redis) ---------------------------------------------------------
+    cache_query_ttl: float = Field(5.0, ge=0, description="CACHE_QUERY_TTL seconds for query answers; 0 = off.")
+    cache_stats_ttl: float = Field(1.0, ge=0, description="CACHE_STATS_TTL seconds for stats answers; 0 = off.")
+
     # -- stats -----------------------------------------------------------------------
     stats_top_sources: int = Field(20, ge=1, description="STATS_TOP_SOURCES shown by stats.")
 

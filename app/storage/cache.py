@@ -1,28 +1,66 @@
-"""Redis access (redis.asyncio): readiness now, the query cache later.
+"""Redis (redis.asyncio): readiness and the response cache.
 
-Redis is an optimisation, never a dependency: every call here fails soft.
+Redis is an optimisation, never a dependency: every call fails soft. After
+a failure Redis is left alone for a few seconds, so a dead Redis costs
+requests nothing rather than a connect timeout each.
 """
 
 from __future__ import annotations
+
+import logging
+import time
+from typing import cast
 
 import redis.asyncio as redis
 from mode import Service
 
 from app.errors import StorageUnavailable
+from app.metrics import CACHE_REQUESTS
+
+log = logging.getLogger(__name__)
+BACKOFF_SECONDS = 5.0
 
 
 class Cache(Service):
-    """One Redis client per worker, with short timeouts so a dead Redis costs little."""
+    """One Redis client per worker, with short timeouts."""
 
     def __init__(self, url: str, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self._client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self._client = redis.Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
+        self._skip_until = 0.0
 
     async def ping(self) -> None:
         try:
             await self._client.ping()
         except (redis.RedisError, OSError) as exc:
             raise StorageUnavailable(f"Redis unavailable: {exc}") from exc
+
+    def _failed(self, exc: BaseException) -> None:
+        if time.monotonic() >= self._skip_until:
+            log.warning("Redis unavailable (%s); serving uncached for %.0fs", exc, BACKOFF_SECONDS)
+        self._skip_until = time.monotonic() + BACKOFF_SECONDS
+
+    async def get(self, kind: str, key: str) -> bytes | None:
+        """The cached value, or ``None`` on a miss or when Redis is away."""
+        if time.monotonic() < self._skip_until:
+            CACHE_REQUESTS.labels(kind, "error").inc()
+            return None
+        try:
+            value = cast(bytes | None, await self._client.get(key))
+        except (redis.RedisError, OSError) as exc:
+            self._failed(exc)
+            CACHE_REQUESTS.labels(kind, "error").inc()
+            return None
+        CACHE_REQUESTS.labels(kind, "hit" if value is not None else "miss").inc()
+        return value
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        if time.monotonic() < self._skip_until:
+            return
+        try:
+            await self._client.set(key, value, px=max(int(ttl * 1000), 1))
+        except (redis.RedisError, OSError) as exc:
+            self._failed(exc)
 
     async def on_stop(self) -> None:
         await self._client.aclose()

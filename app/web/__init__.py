@@ -1,3 +1,1 @@
-"""HTTP views, served by every worker through Faust's web server."""
-
-from app.web import health, stats  # noqa: F401
+"""HTTP views, served by every worker through Faust's web server (registered by :mod:`app.app`)."""

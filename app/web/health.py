@@ -44,6 +44,20 @@ class Health(web.View):
         return self.json({"status": "UP"})
 
 
+app.page("/actuator/health")(Health)
+
+
+class ServiceHealth(web.View):
+    """The Java system's per-service health routes answered ``{"status": "healthy"}``."""
+
+    async def get(self, request: web.Request) -> web.Response:
+        return self.json({"status": "healthy"})
+
+
+for path in ("/producer/api/logs/health", "/gateway/api/query/health"):
+    app.page(path)(ServiceHealth)
+
+
 @app.page("/ready")
 class Ready(web.View):
     async def get(self, request: web.Request) -> web.Response:

@@ -1,14 +1,64 @@
-"""``GET /api/v1/stats``: live counts from the count table, answered locally by any worker."""
+"""Stats: live counts from the count table, answered locally by any worker.
+
+``GET /api/v1/stats``, and the Java system's ``GET /api/v1/logs/stats`` and
+``GET /gateway/api/query/stats``. ``hoursBack=N`` adds the per-level counts of
+events whose timestamp falls in the last N hours, from PostgreSQL.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+import orjson
 from faust import web
 
-from app.app import app
+from app.app import app, cache, database, settings
+from app.errors import StorageUnavailable
+from app.storage import reads
 from app.tables.counts import current_stats
+from app.web.errors import error_response
+
+MAX_HOURS_BACK = 24 * 365
 
 
-@app.page("/api/v1/stats")
 class Stats(web.View):
     async def get(self, request: web.Request) -> web.Response:
-        return self.json(current_stats())
+        raw = request.query.get("hoursBack") or request.query.get("hours_back")
+        if raw is None:
+            return self.json(current_stats())
+        try:
+            hours = int(raw)
+            if not 1 <= hours <= MAX_HOURS_BACK:
+                raise ValueError
+        except ValueError:
+            message = f"hoursBack: must be an integer between 1 and {MAX_HOURS_BACK}"
+            error = {"field": "hoursBack", "rule": "range", "message": message}
+            return error_response(400, "invalid_parameter", message, errors=[error])
+        key = f"logpipe:stats:all:{hours}"
+        if settings.cache_stats_ttl and (cached := await cache.get("stats", key)) is not None:
+            return self.bytes(cached, content_type="application/json")
+        if not database.is_ready:
+            return error_response(503, "database_unavailable", "PostgreSQL is not reachable yet", retry_after=2)
+        since = datetime.now(UTC) - timedelta(hours=hours)
+        try:
+            levels = await reads.level_counts_since(database.pool, since)
+        except StorageUnavailable as exc:
+            return error_response(503, "database_unavailable", str(exc), retry_after=2)
+        body = orjson.dumps(
+            {
+                **current_stats(),
+                "window": {
+                    "hoursBack": hours,
+                    "since": since.isoformat(),
+                    "total": sum(levels.values()),
+                    "levels": levels,
+                },
+            }
+        )
+        if settings.cache_stats_ttl:
+            await cache.set(key, body, settings.cache_stats_ttl)
+        return self.bytes(body, content_type="application/json")
+
+
+for path in ("/api/v1/stats", "/api/v1/logs/stats", "/gateway/api/query/stats"):
+    app.page(path)(Stats)

@@ -1,0 +1,86 @@
+"""Micro-batched envelopes from concurrent ingest requests to ``logs.events``.
+
+Every ingest request must wait for the broker's acknowledgement before it
+answers 202, but must not pay a broker round trip (nor a Faust record on the
+persist side) of its own: events of requests arriving within ``linger``
+seconds of each other share one envelope, one record, one acknowledgement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import orjson
+
+Send = Callable[[bytes], Awaitable[Awaitable[Any]]]
+
+
+class BrokerUnavailable(Exception):
+    """The broker did not acknowledge in time; the events may or may not be stored."""
+
+
+class EnvelopePublisher:
+    """Gathers events into envelopes of at most ``max_bytes`` and sends them with ``send``."""
+
+    def __init__(self, send: Send, *, max_bytes: int, linger: float, ack_timeout: float) -> None:
+        self._send = send
+        self._max_bytes = max_bytes
+        self._linger = linger
+        self._ack_timeout = ack_timeout
+        self._parts: list[bytes] = []
+        self._size = 2
+        self._acked: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._inflight: set[asyncio.Task[None]] = set()
+
+    async def publish(self, events: Iterable[dict[str, Any]]) -> None:
+        """Return once every event is acknowledged; raise :class:`BrokerUnavailable` otherwise."""
+        waits: list[asyncio.Future[None]] = []
+        for event in events:
+            encoded = orjson.dumps(event)
+            if self._parts and self._size + len(encoded) + 1 > self._max_bytes:
+                self._flush()
+            self._parts.append(encoded)
+            self._size += len(encoded) + 1
+            if self._acked is None:
+                self._acked = asyncio.get_running_loop().create_future()
+            if not waits or waits[-1] is not self._acked:
+                waits.append(self._acked)
+        if self._size >= self._max_bytes:
+            self._flush()
+        elif self._parts and self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._linger, self._flush)
+        try:
+            await asyncio.wait_for(asyncio.gather(*(asyncio.shield(w) for w in waits)), self._ack_timeout)
+        except TimeoutError as exc:
+            raise BrokerUnavailable(f"no acknowledgement from the broker within {self._ack_timeout:g}s") from exc
+        except Exception as exc:
+            raise BrokerUnavailable(f"the broker refused the write: {exc}") from exc
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._parts or self._acked is None:
+            return
+        envelope = b"[" + b",".join(self._parts) + b"]"
+        acked = self._acked
+        self._parts, self._size, self._acked = [], 2, None
+        task = asyncio.get_running_loop().create_task(self._deliver(envelope, acked))
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    async def _deliver(self, envelope: bytes, acked: asyncio.Future[None]) -> None:
+        try:
+            await (await self._send(envelope))
+        except Exception as exc:  # noqa: BLE001 - handed to every waiting request
+            if not acked.done():
+                acked.set_exception(exc)
+        else:
+            if not acked.done():
+                acked.set_result(None)
+        finally:
+            if acked.done() and not acked.cancelled():
+                acked.exception()  # mark retrieved: a request that timed out no longer waits for it

@@ -1,0 +1,264 @@
+"""Log queries: request parameters → a normalised :class:`LogQuery` → SQL.
+
+Pure, so parameter handling, cursors and the SQL of every filter
+combination are unit-tested without a server. Both spellings are taken:
+ours (``level``, ``organization_id``, ``start``, ``end``, ``q``, ``limit``,
+``cursor``) and the Java system's (``logLevel``, ``organizationId``,
+``startTime``, ``endTime``, ``keyword``/``query``, ``page``/``size``).
+
+Results are newest first, ``(timestamp, id)`` descending, paged by an opaque
+keyset cursor that stays stable while rows are inserted; with ``q`` they are
+ranked by full-text relevance first. ``page`` switches to the Java system's
+offset paging (with a bounded total count).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, Final, Protocol
+
+import orjson
+
+from app.models import LEVELS, normalise_level
+
+DEFAULT_LIMIT: Final = 100
+MAX_LIMIT: Final = 1000
+COUNT_CAP: Final = 100_000
+TS_CONFIG: Final = "simple"  # must match the expression of logs_message_fts_idx
+_FTS_DOC: Final = f"to_tsvector('{TS_CONFIG}', message)"
+_FTS_QUERY: Final = f"websearch_to_tsquery('{TS_CONFIG}', %(q)s)"
+_RANK: Final = f"ts_rank({_FTS_DOC}, {_FTS_QUERY})::float8"
+_OFFSET_AS_SPACE: Final = re.compile(r" (\d{2}:?\d{2})$")
+COLUMNS: Final = 'id, "timestamp", level, message, source, organization_id, trace_id, metadata'
+
+
+class Params(Protocol):
+    """A multi-dict of query parameters (aiohttp's ``request.query`` is one)."""
+
+    def getall(self, key: str, default: list[str] = ...) -> list[str]: ...
+
+
+class QueryError(ValueError):
+    """A parameter broke a rule; names the parameter and the rule."""
+
+    def __init__(self, field: str, rule: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.rule, self.message = field, rule, message
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "rule": self.rule, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    timestamp: str
+    id: str
+    rank: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogQuery:
+    levels: tuple[str, ...] = ()
+    source: str | None = None
+    organization_id: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    text: str | None = None
+    limit: int = DEFAULT_LIMIT
+    cursor: Cursor | None = None
+    page: int | None = None
+
+    def cache_key(self, scope: str) -> str:
+        """A key naming this exact query (and who may see it) for the response cache."""
+        parts = asdict(self)
+        parts["start"] = self.start.isoformat() if self.start else None
+        parts["end"] = self.end.isoformat() if self.end else None
+        digest = hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+        return f"logpipe:query:{scope}:{digest}"
+
+
+def _first(params: Params, *names: str) -> tuple[str, str] | None:
+    for name in names:
+        values = params.getall(name, [])
+        if values and values[-1] != "":
+            return name, values[-1]
+    return None
+
+
+def _int(params: Params, names: tuple[str, ...], low: int, high: int | None) -> int | None:
+    found = _first(params, *names)
+    if found is None:
+        return None
+    name, raw = found
+    try:
+        value = int(raw)
+    except ValueError:
+        raise QueryError(name, "integer", f"must be an integer, got {raw[:40]!r}") from None
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise QueryError(name, "range", f"must be {bound}")
+    return value
+
+
+def parse_time(name: str, raw: str) -> datetime:
+    """ISO 8601 date or date-time; no zone means UTC."""
+    # An unescaped "+" of a zone offset arrives as a space in a query string.
+    text = _OFFSET_AS_SPACE.sub(r"+\1", raw.strip())
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise QueryError(name, "iso8601", f"must be an ISO 8601 date-time, got {raw[:40]!r}") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def encode_cursor(cursor: Cursor) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([cursor.timestamp, cursor.id, cursor.rank])).decode().rstrip("=")
+
+
+def decode_cursor(raw: str) -> Cursor:
+    try:
+        ts, event_id, rank = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        parse_time("cursor", ts)
+        return Cursor(str(ts), str(event_id), None if rank is None else float(rank))
+    except (ValueError, TypeError, binascii.Error, QueryError):
+        raise QueryError("cursor", "cursor", "is not a cursor this API returned") from None
+
+
+def parse_query(params: Params, *, default_limit: int = DEFAULT_LIMIT, default_page: int | None = None) -> LogQuery:
+    """Normalise request parameters; raises :class:`QueryError`.
+
+    ``default_page`` set means offset paging unless a cursor is given.
+    """
+    levels: list[str] = []
+    for name in ("level", "logLevel"):
+        for raw in params.getall(name, []):
+            for part in filter(None, (p.strip() for p in raw.split(","))):
+                try:
+                    levels.append(normalise_level(part))
+                except ValueError:
+                    raise QueryError(name, "one_of", f"must be one of {', '.join(LEVELS)}") from None
+    start = _first(params, "start", "startTime")
+    end = _first(params, "end", "endTime")
+    start_at = parse_time(*start) if start else None
+    end_at = parse_time(*end) if end else None
+    if start_at and end_at and start_at > end_at:
+        raise QueryError(start[0] if start else "start", "order", "must not be after the end")
+    text = _first(params, "q", "keyword", "query")
+    source = _first(params, "source")
+    org = _first(params, "organization_id", "organizationId")
+    raw_cursor = _first(params, "cursor")
+    page = _int(params, ("page",), 0, None)
+    if page is not None and raw_cursor is not None:
+        raise QueryError("cursor", "exclusive", "cannot be combined with page")
+    if page is None and raw_cursor is None:
+        page = default_page
+    return LogQuery(
+        levels=tuple(sorted(set(levels))),
+        source=source[1] if source else None,
+        organization_id=org[1] if org else None,
+        start=start_at,
+        end=end_at,
+        text=text[1].strip() if text and text[1].strip() else None,
+        limit=_int(params, ("limit", "size"), 1, MAX_LIMIT) or default_limit,
+        cursor=decode_cursor(raw_cursor[1]) if raw_cursor else None,
+        page=page,
+    )
+
+
+def _where(query: LogQuery) -> tuple[list[str], dict[str, Any]]:
+    conditions: list[str] = []
+    args: dict[str, Any] = {}
+    if len(query.levels) == 1:
+        conditions.append("level = %(level)s")
+        args["level"] = query.levels[0]
+    elif query.levels:
+        conditions.append("level = ANY(%(levels)s)")
+        args["levels"] = list(query.levels)
+    if query.source is not None:
+        conditions.append("source = %(source)s")
+        args["source"] = query.source
+    if query.organization_id is not None:
+        conditions.append("organization_id = %(org)s")
+        args["org"] = query.organization_id
+    if query.start is not None:
+        conditions.append('"timestamp" >= %(start)s')
+        args["start"] = query.start
+    if query.end is not None:
+        conditions.append('"timestamp" <= %(end)s')
+        args["end"] = query.end
+    if query.text is not None:
+        conditions.append(f"{_FTS_DOC} @@ {_FTS_QUERY}")
+        args["q"] = query.text
+    return conditions, args
+
+
+def select_sql(query: LogQuery) -> tuple[str, dict[str, Any]]:
+    """The page of rows: one more than ``limit``, so the caller knows whether more follow."""
+    conditions, args = _where(query)
+    ranked = query.text is not None
+    if query.cursor is not None:
+        args["c_ts"], args["c_id"] = query.cursor.timestamp, query.cursor.id
+        if ranked:
+            conditions.append(
+                f'({_RANK}, "timestamp", id) < (%(c_rank)s::float8, %(c_ts)s::timestamptz, %(c_id)s::uuid)'
+            )
+            args["c_rank"] = query.cursor.rank if query.cursor.rank is not None else 0.0
+        else:
+            conditions.append('("timestamp", id) < (%(c_ts)s::timestamptz, %(c_id)s::uuid)')
+    order = f'{_RANK} DESC, "timestamp" DESC, id DESC' if ranked else '"timestamp" DESC, id DESC'
+    rank_column = f", {_RANK} AS rank" if ranked else ""
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    # Only constants are interpolated into the SQL text; every value is a parameter.
+    sql = f"SELECT {COLUMNS}{rank_column} FROM logs {where} ORDER BY {order} LIMIT %(limit)s"  # noqa: S608
+    args["limit"] = query.limit + 1
+    if query.page is not None:
+        sql += " OFFSET %(offset)s"
+        args["offset"] = query.page * query.limit
+    return sql, args
+
+
+def count_sql(query: LogQuery) -> tuple[str, dict[str, Any]]:
+    """How many rows match, counted up to :data:`COUNT_CAP` so it stays an index-bounded query."""
+    conditions, args = _where(query)
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    args["cap"] = COUNT_CAP
+    return f"SELECT count(*) FROM (SELECT 1 FROM logs {where} LIMIT %(cap)s) AS matching", args  # noqa: S608
+
+
+def row_to_event(row: Sequence[Any]) -> dict[str, Any]:
+    """A result row as the API shows an event (snake_case)."""
+    return {
+        "id": str(row[0]),
+        "timestamp": row[1].astimezone(UTC).isoformat(),
+        "level": row[2],
+        "message": row[3],
+        "source": row[4],
+        "organization_id": row[5],
+        "trace_id": row[6],
+        "metadata": row[7],
+    }
+
+
+def java_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The Java system's field names for an event (kept beside ours for its clients)."""
+    return {
+        **event,
+        "organizationId": event["organization_id"],
+        "traceId": event["trace_id"],
+        "logLevel": event["level"],
+    }
+
+
+def next_cursor(query: LogQuery, rows: Sequence[Sequence[Any]]) -> str | None:
+    """The cursor after the last row shown, or ``None`` when no more rows follow."""
+    if len(rows) <= query.limit or query.page is not None:
+        return None
+    last = rows[query.limit - 1]
+    rank = float(last[8]) if query.text is not None else None
+    return encode_cursor(Cursor(last[1].astimezone(UTC).isoformat(), str(last[0]), rank))

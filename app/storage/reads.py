@@ -1,0 +1,47 @@
+"""Reading logs back: query pages, counts, one event, windowed level counts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import aiopg
+import psycopg2
+
+from app.errors import StorageUnavailable
+from app.query import COLUMNS, LogQuery, count_sql, select_sql
+
+
+async def _fetch(pool: aiopg.Pool, sql: str, args: Any) -> list[Any]:
+    try:
+        async with pool.acquire() as conn, conn.cursor() as cur:
+            await cur.execute(sql, args)
+            rows: list[Any] = await cur.fetchall()
+            return rows
+    except (psycopg2.OperationalError, psycopg2.InterfaceError, OSError, TimeoutError) as exc:
+        raise StorageUnavailable(f"PostgreSQL unavailable: {exc}") from exc
+
+
+async def fetch_page(pool: aiopg.Pool, query: LogQuery) -> list[Any]:
+    """Up to ``query.limit + 1`` rows (the extra one says a next page exists)."""
+    sql, args = select_sql(query)
+    return await _fetch(pool, sql, args)
+
+
+async def count_matching(pool: aiopg.Pool, query: LogQuery) -> int:
+    sql, args = count_sql(query)
+    return int((await _fetch(pool, sql, args))[0][0])
+
+
+async def get_event(pool: aiopg.Pool, event_id: uuid.UUID) -> Any | None:
+    rows = await _fetch(pool, f"SELECT {COLUMNS} FROM logs WHERE id = %s", (str(event_id),))  # noqa: S608
+    return rows[0] if rows else None
+
+
+async def level_counts_since(pool: aiopg.Pool, since: datetime) -> dict[str, int]:
+    """Events per level with a timestamp since ``since`` (the Java system's ``hoursBack``)."""
+    rows = await _fetch(
+        pool, 'SELECT level, count(*) FROM logs WHERE "timestamp" >= %s GROUP BY level ORDER BY level', (since,)
+    )
+    return {level: int(n) for level, n in rows}

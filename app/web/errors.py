@@ -1,0 +1,53 @@
+"""JSON errors for every 4xx/5xx, made only here.
+
+Every error body has the same shape, ``{"code": ..., "message": ...}``,
+plus ``errors`` (field, rule, message; and ``index`` for batch items) where
+a body broke event rules. Status codes: 400 a body that is not what the
+route takes (not JSON, wrong shape), 422 well-formed JSON that breaks an
+event rule, 413 too large, 404 unknown route or id, 503 + ``Retry-After``
+a dependency (the broker) unavailable.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+import orjson
+from aiohttp import web as aioweb
+from faust import web
+
+log = logging.getLogger(__name__)
+
+
+def error_response(
+    status: int, code: str, message: str, *, errors: list[dict[str, Any]] | None = None, retry_after: int | None = None
+) -> web.Response:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if errors is not None:
+        body["errors"] = errors
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    response = aioweb.Response(body=orjson.dumps(body), status=status, content_type="application/json", headers=headers)
+    return cast(web.Response, response)
+
+
+Handler = Callable[[aioweb.Request], Awaitable[aioweb.StreamResponse]]
+
+
+@aioweb.middleware
+async def json_errors(request: aioweb.Request, handler: Handler) -> aioweb.StreamResponse:
+    """Turn aiohttp's own HTML/text errors (unknown route, wrong method, crash) into JSON."""
+    try:
+        return await handler(request)
+    except aioweb.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status, "http_error")
+        message = f"no route {request.method} {request.path}" if exc.status in (404, 405) else exc.reason
+        return cast(aioweb.Response, error_response(exc.status, code, message))
+    except Exception:
+        log.exception("unhandled error serving %s %s", request.method, request.path)
+        return cast(
+            aioweb.Response, error_response(500, "internal_error", "the server failed to answer; the error is logged")
+        )

@@ -1,0 +1,100 @@
+"""Ingest over HTTP: one event or a batch → ``logs.events``, 202 once the broker has them.
+
+Routes (the Java system's stay as aliases with its answer fields):
+``POST /api/v1/logs``, ``POST /api/logs``, ``POST /producer/api/logs/ingest``
+take one event; ``POST /api/v1/logs/batch``, ``POST /producer/api/logs/batch``
+take a JSON array, or NDJSON with ``Content-Type: application/x-ndjson``.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from aiohttp import web as aioweb
+from faust import web
+
+from app.app import app, publisher, settings
+from app.ingest import BadBody, parse_batch, parse_single
+from app.models import InvalidEvent
+from app.publisher import BrokerUnavailable
+from app.web.errors import error_response
+
+RETRY_AFTER_SECONDS = 2
+
+
+async def _read(request: web.Request) -> bytes | web.Response:
+    length = cast(aioweb.Request, request).content_length
+    if length is not None and length > settings.ingest_max_body_bytes:
+        return error_response(
+            413, "payload_too_large", f"body is {length} bytes; the limit is {settings.ingest_max_body_bytes}"
+        )
+    body: bytes = await request.read()
+    return body
+
+
+def _unavailable(exc: BrokerUnavailable) -> web.Response:
+    return error_response(503, "broker_unavailable", str(exc), retry_after=RETRY_AFTER_SECONDS)
+
+
+class IngestOne(web.View):
+    async def post(self, request: web.Request) -> web.Response:
+        body = await _read(request)
+        if not isinstance(body, bytes):
+            return body
+        try:
+            event = parse_single(body)
+        except BadBody as exc:
+            return error_response(400, exc.code, str(exc))
+        except InvalidEvent as exc:
+            return error_response(422, "invalid_event", str(exc), errors=[e.as_dict() for e in exc.errors])
+        try:
+            await publisher.publish([event.to_wire()])
+        except BrokerUnavailable as exc:
+            return _unavailable(exc)
+        event_id = str(event.id)
+        return self.json(
+            {"status": "accepted", "id": event_id, "logId": event_id, "message": "Log event successfully ingested"},
+            status=202,
+        )
+
+
+class IngestBatch(web.View):
+    async def post(self, request: web.Request) -> web.Response:
+        body = await _read(request)
+        if not isinstance(body, bytes):
+            return body
+        content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        ndjson = content_type in ("application/x-ndjson", "application/ndjson", "application/jsonlines")
+        try:
+            outcome = parse_batch(body, ndjson=ndjson, max_items=settings.ingest_batch_max_items)
+        except BadBody as exc:
+            status = 413 if exc.code == "too_many_items" else 400
+            return error_response(status, exc.code, str(exc))
+        if not outcome.events:
+            if not outcome.errors:
+                return error_response(400, "empty_batch", "the batch holds no events")
+            return error_response(422, "invalid_events", "no event in the batch is valid", errors=outcome.errors)
+        try:
+            await publisher.publish(e.to_wire() for e in outcome.events)
+        except BrokerUnavailable as exc:
+            return _unavailable(exc)
+        ids = [str(e.id) for e in outcome.events]
+        rejected = len({e["index"] for e in outcome.errors})
+        return self.json(
+            {
+                "status": "accepted",
+                "accepted": len(ids),
+                "rejected": rejected,
+                "ids": ids,
+                "errors": outcome.errors,
+                "processedCount": len(ids),
+                "message": f"{len(ids)} log events accepted, {rejected} rejected",
+            },
+            status=202,
+        )
+
+
+for path in ("/api/v1/logs/batch", "/producer/api/logs/batch"):
+    app.page(path)(IngestBatch)
+for path in ("/api/logs", "/producer/api/logs/ingest"):
+    app.page(path)(IngestOne)

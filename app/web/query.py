@@ -1,0 +1,109 @@
+"""Reading logs over HTTP: query, full-text search, one event.
+
+``GET /api/v1/logs`` (also ``POST`` there: ingest one event),
+``GET /gateway/api/query/logs`` and ``GET /gateway/api/query/search`` (the
+Java system's), ``GET /api/v1/logs/{id}``. Answers are cached in Redis for
+``CACHE_QUERY_TTL`` seconds under a key derived from the normalised query.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from typing import Any, cast
+
+import orjson
+from faust import web
+
+from app.app import app, cache, database, settings
+from app.errors import StorageUnavailable
+from app.query import LogQuery, Params, QueryError, java_event, next_cursor, parse_query, row_to_event
+from app.storage import reads
+from app.web.errors import error_response
+from app.web.ingest import IngestOne
+
+CACHE_SCOPE = "all"  # who may see a cached answer; tenant keys narrow it
+
+
+def _params(request: web.Request) -> Params:
+    return cast(Params, request.query)  # aiohttp's MultiDictProxy: repeated parameters kept
+
+
+def page_body(query: LogQuery, rows: list[Any], total: int | None) -> dict[str, Any]:
+    """A page of events: ``content`` and Spring's page fields, plus our keyset cursor."""
+    events = [java_event(row_to_event(r)) for r in rows[: query.limit]]
+    cursor = next_cursor(query, rows)
+    body: dict[str, Any] = {
+        "content": events,
+        "size": query.limit,
+        "numberOfElements": len(events),
+        "next_cursor": cursor,
+        "nextCursor": cursor,
+    }
+    if query.page is not None and total is not None:
+        pages = math.ceil(total / query.limit) if total else 0
+        body |= {
+            "number": query.page,
+            "totalElements": total,
+            "totalPages": pages,
+            "first": query.page == 0,
+            "last": query.page >= pages - 1,
+            "empty": not events,
+        }
+    return body
+
+
+async def answer_query(view: web.View, request: web.Request, *, spring_paging: bool) -> web.Response:
+    """Answer a query; ``spring_paging`` makes offset pages (``page`` 0, ``size`` 20) the default."""
+    try:
+        if spring_paging:
+            query = parse_query(_params(request), default_limit=20, default_page=0)
+        else:
+            query = parse_query(_params(request))
+    except QueryError as exc:
+        return error_response(400, "invalid_parameter", str(exc), errors=[exc.as_dict()])
+    key = query.cache_key(CACHE_SCOPE)
+    if settings.cache_query_ttl and (cached := await cache.get("query", key)) is not None:
+        return view.bytes(cached, content_type="application/json")
+    if not database.is_ready:
+        return error_response(503, "database_unavailable", "PostgreSQL is not reachable yet", retry_after=2)
+    try:
+        rows = await reads.fetch_page(database.pool, query)
+        total = await reads.count_matching(database.pool, query) if query.page is not None else None
+    except StorageUnavailable as exc:
+        return error_response(503, "database_unavailable", str(exc), retry_after=2)
+    body = orjson.dumps(page_body(query, rows, total))
+    if settings.cache_query_ttl:
+        await cache.set(key, body, settings.cache_query_ttl)
+    return view.bytes(body, content_type="application/json")
+
+
+@app.page("/api/v1/logs")
+class Logs(IngestOne):
+    """GET: query; POST: ingest one event (the same path serves both, as the Java system's did)."""
+
+    async def get(self, request: web.Request) -> web.Response:
+        return await answer_query(self, request, spring_paging=False)
+
+
+class JavaQuery(web.View):
+    async def get(self, request: web.Request) -> web.Response:
+        return await answer_query(self, request, spring_paging=True)
+
+
+for path in ("/gateway/api/query/logs", "/gateway/api/query/search"):
+    app.page(path)(JavaQuery)
+
+
+@app.page("/api/v1/logs/{event_id:[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}}")
+class OneLog(web.View):
+    async def get(self, request: web.Request, event_id: str) -> web.Response:
+        if not database.is_ready:
+            return error_response(503, "database_unavailable", "PostgreSQL is not reachable yet", retry_after=2)
+        try:
+            row = await reads.get_event(database.pool, uuid.UUID(event_id))
+        except StorageUnavailable as exc:
+            return error_response(503, "database_unavailable", str(exc), retry_after=2)
+        if row is None:
+            return error_response(404, "not_found", f"no event with id {event_id}")
+        return self.json(java_event(row_to_event(row)))
