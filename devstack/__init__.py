@@ -1,0 +1,1 @@
+"""Development stack: find or start the servers logpipe needs (``make run``, tests)."""

@@ -1,0 +1,53 @@
+"""Concurrent publishes share envelopes; failures and silence become BrokerUnavailable."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any
+
+import orjson
+import pytest
+
+from app.publisher import BrokerUnavailable, EnvelopePublisher
+
+
+class FakeBroker:
+    """An injected ``send``: records envelopes, acknowledges (or fails, or never answers)."""
+
+    def __init__(self, mode: str = "ack") -> None:
+        self.envelopes: list[list[dict[str, Any]]] = []
+        self.mode = mode
+
+    async def send(self, envelope: bytes) -> Awaitable[None]:
+        self.envelopes.append(orjson.loads(envelope))
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.mode == "ack":
+            future.set_result(None)
+        elif self.mode == "fail":
+            future.set_exception(RuntimeError("leader not available"))
+        return future
+
+
+async def test_concurrent_requests_share_one_envelope() -> None:
+    broker = FakeBroker()
+    publisher = EnvelopePublisher(broker.send, max_bytes=1 << 20, linger=0.01, ack_timeout=1)
+    await asyncio.gather(*(publisher.publish([{"i": i}]) for i in range(50)))
+    assert len(broker.envelopes) == 1
+    assert sorted(e["i"] for e in broker.envelopes[0]) == list(range(50))
+
+
+async def test_envelopes_stay_under_the_byte_budget() -> None:
+    broker = FakeBroker()
+    publisher = EnvelopePublisher(broker.send, max_bytes=1000, linger=0.01, ack_timeout=1)
+    await publisher.publish({"i": i, "pad": "x" * 80} for i in range(100))
+    assert len(broker.envelopes) > 5
+    assert all(len(orjson.dumps(env)) <= 1000 for env in broker.envelopes)
+    assert [e["i"] for env in broker.envelopes for e in env] == list(range(100))
+
+
+@pytest.mark.parametrize(("mode", "text"), [("fail", "refused"), ("silent", "no acknowledgement")])
+async def test_broker_trouble_is_reported(mode: str, text: str) -> None:
+    publisher = EnvelopePublisher(FakeBroker(mode).send, max_bytes=1 << 20, linger=0.001, ack_timeout=0.2)
+    with pytest.raises(BrokerUnavailable, match=text):
+        await publisher.publish([{"i": 1}])

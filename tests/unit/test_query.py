@@ -1,0 +1,124 @@
+"""Query parameters (both spellings) → LogQuery → SQL, and the keyset cursor."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from multidict import MultiDict
+
+from app.query import (
+    MAX_LIMIT,
+    Cursor,
+    LogQuery,
+    QueryError,
+    count_sql,
+    decode_cursor,
+    encode_cursor,
+    parse_query,
+    parse_time,
+    select_sql,
+)
+
+
+def q(*pairs: tuple[str, str], **kw: int | None) -> LogQuery:
+    return parse_query(MultiDict(pairs), **kw)  # type: ignore[arg-type]
+
+
+def test_defaults() -> None:
+    query = q()
+    assert (query.levels, query.limit, query.page, query.cursor, query.text) == ((), 100, None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("pairs", "levels"),
+    [
+        ((("level", "error"),), ("ERROR",)),
+        ((("level", "error"), ("level", "warning")), ("ERROR", "WARN")),
+        ((("logLevel", "INFO,critical"),), ("FATAL", "INFO")),
+        ((("level", "info"), ("logLevel", "INFO")), ("INFO",)),
+    ],
+)
+def test_levels_both_spellings_repeatable(pairs: tuple[tuple[str, str], ...], levels: tuple[str, ...]) -> None:
+    assert q(*pairs).levels == levels
+
+
+def test_java_parameter_names() -> None:
+    query = q(
+        ("keyword", " database "),
+        ("startTime", "2024-01-01T00:00:00"),
+        ("endTime", "2024-01-02T00:00:00+02:00"),
+        ("organizationId", "acme"),
+        ("size", "50"),
+        ("page", "2"),
+    )
+    assert query.text == "database"
+    assert query.start == datetime(2024, 1, 1, tzinfo=UTC)
+    assert query.end == datetime(2024, 1, 1, 22, tzinfo=UTC)
+    assert (query.organization_id, query.limit, query.page) == ("acme", 50, 2)
+    assert q(("query", "x")).text == "x"
+
+
+@pytest.mark.parametrize(
+    ("pairs", "field", "rule"),
+    [
+        ((("level", "LOUD"),), "level", "one_of"),
+        ((("limit", "0"),), "limit", "range"),
+        ((("limit", str(MAX_LIMIT + 1)),), "limit", "range"),
+        ((("size", "ten"),), "size", "integer"),
+        ((("page", "-1"),), "page", "range"),
+        ((("start", "yesterday"),), "start", "iso8601"),
+        ((("start", "2024-01-02"), ("end", "2024-01-01")), "start", "order"),
+        ((("cursor", "garbage!"),), "cursor", "cursor"),
+        ((("cursor", encode_cursor(Cursor("2024-01-01T00:00:00+00:00", "x"))), ("page", "1")), "cursor", "exclusive"),
+    ],
+)
+def test_bad_parameters_name_field_and_rule(pairs: tuple[tuple[str, str], ...], field: str, rule: str) -> None:
+    with pytest.raises(QueryError) as caught:
+        q(*pairs)
+    assert (caught.value.field, caught.value.rule) == (field, rule)
+
+
+def test_offset_given_as_space_in_query_string() -> None:
+    assert parse_time("start", "2024-01-01T02:00:00 02:00") == datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def test_cursor_round_trip() -> None:
+    cursor = Cursor("2024-01-01T00:00:00+00:00", "0b6f5c1e-0000-4000-8000-000000000000", 0.0607927)
+    assert decode_cursor(encode_cursor(cursor)) == cursor
+
+
+def test_spring_defaults_when_asked() -> None:
+    query = q(default_limit=20, default_page=0)
+    assert (query.limit, query.page) == (20, 0)
+    cursor = encode_cursor(Cursor("2024-01-01T00:00:00+00:00", "x"))
+    assert q(("cursor", cursor), default_limit=20, default_page=0).page is None
+
+
+def test_sql_uses_parameters_for_every_value() -> None:
+    query = q(("level", "error"), ("source", "x'; drop table logs; --"), ("q", "disk full"), ("organization_id", "o"))
+    sql, args = select_sql(query)
+    assert "drop table" not in sql
+    assert args["source"] == "x'; drop table logs; --"
+    assert "websearch_to_tsquery('simple', %(q)s)" in sql and "ORDER BY ts_rank" in sql
+    assert args["limit"] == 101
+
+
+def test_sql_keyset_and_offset() -> None:
+    cursor = Cursor("2024-01-01T00:00:00+00:00", "0b6f5c1e-0000-4000-8000-000000000000")
+    sql, args = select_sql(LogQuery(cursor=cursor))
+    assert '("timestamp", id) < (%(c_ts)s::timestamptz, %(c_id)s::uuid)' in sql
+    assert 'ORDER BY "timestamp" DESC, id DESC' in sql
+    sql, args = select_sql(LogQuery(page=3, limit=20))
+    assert "OFFSET %(offset)s" in sql and args["offset"] == 60
+
+
+def test_count_is_bounded() -> None:
+    sql, args = count_sql(LogQuery(levels=("INFO",)))
+    assert "LIMIT %(cap)s" in sql and args["cap"] >= 10_000
+
+
+def test_cache_keys_differ_by_query_and_scope() -> None:
+    assert q(("level", "info")).cache_key("all") == q(("logLevel", "INFO")).cache_key("all")
+    assert q(("level", "info")).cache_key("all") != q(("level", "error")).cache_key("all")
+    assert q().cache_key("org:a") != q().cache_key("org:b")
