@@ -8,6 +8,7 @@ what to fix, and a dead letter says exactly why it is one.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -228,9 +229,16 @@ def parse_event(data: Any, *, default_id: uuid.UUID | None = None, received_at: 
         raise InvalidEvent(_field_errors(exc)) from None
 
 
-def kafka_record_id(topic: str, partition: int, offset: int) -> uuid.UUID:
-    """The id of an event read from ``topic``/``partition``/``offset`` that carried none."""
-    return uuid.uuid5(_KAFKA_ID_NAMESPACE, f"{topic}/{partition}/{offset}")
+def kafka_record_id(topic: str, partition: int, offset: int, timestamp_ms: int, value: bytes) -> uuid.UUID:
+    """The id of an event read from a Kafka record that carried none.
+
+    The same record read again gives the same id; the timestamp and value are
+    part of it because offsets start again at 0 when a topic is re-created.
+    """
+    digest = hashlib.sha1(  # noqa: S324 - a name-based UUID (version 5), not a security digest
+        _KAFKA_ID_NAMESPACE.bytes + f"{topic}/{partition}/{offset}/{timestamp_ms}/".encode() + value
+    ).digest()
+    return uuid.UUID(bytes=digest[:16], version=5)
 
 
 def event_json_schema() -> dict[str, Any]:

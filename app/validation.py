@@ -59,7 +59,7 @@ def validate_record(record: RawRecord, max_bytes: int) -> dict[str, Any] | DeadL
     try:
         event = parse_event(
             data,
-            default_id=kafka_record_id(record.topic, record.partition, record.offset),
+            default_id=kafka_record_id(record.topic, record.partition, record.offset, record.timestamp_ms, value),
             received_at=datetime.fromtimestamp(max(record.timestamp_ms, 0) / 1000, UTC),
         )
     except InvalidEvent as exc:

@@ -1,7 +1,9 @@
 """Stats: live counts from the count table, answered locally by any worker.
 
 ``GET /api/v1/stats``, and the Java system's ``GET /api/v1/logs/stats`` and
-``GET /gateway/api/query/stats``. ``hoursBack=N`` adds the per-level counts of
+``GET /gateway/api/query/stats``. Every worker answers: the request is
+served by (or forwarded to) the worker owning the count table (see
+:mod:`app.tables.counts`). ``hoursBack=N`` adds the per-level counts of
 events whose timestamp falls in the last N hours, from PostgreSQL.
 """
 
@@ -15,13 +17,14 @@ from faust import web
 from app.app import app, cache, database, settings
 from app.errors import StorageUnavailable
 from app.storage import reads
-from app.tables.counts import current_stats
+from app.tables.counts import ROUTING_KEY, counts, current_stats
 from app.web.errors import error_response
 
 MAX_HOURS_BACK = 24 * 365
 
 
 class Stats(web.View):
+    @app.table_route(table=counts, exact_key=ROUTING_KEY)  # type: ignore[arg-type]  # typed for View, not subclasses
     async def get(self, request: web.Request) -> web.Response:
         raw = request.query.get("hoursBack") or request.query.get("hours_back")
         if raw is None:

@@ -46,9 +46,24 @@ def test_id_assigned_when_absent_and_kept_when_given() -> None:
     given = uuid.uuid4()
     assert parse_event({**BASE, "id": str(given)}).id == given
     assert parse_event(BASE).id != parse_event(BASE).id
-    derived = kafka_record_id("logs.raw", 3, 42)
+    derived = kafka_record_id("logs.raw", 3, 42, 1_700_000_000_000, b"{}")
     assert parse_event(BASE, default_id=derived).id == derived
-    assert derived == kafka_record_id("logs.raw", 3, 42) != kafka_record_id("logs.raw", 3, 43)
+    assert derived == kafka_record_id("logs.raw", 3, 42, 1_700_000_000_000, b"{}")
+    assert derived.version == 5
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        ("logs.raw", 3, 43, 1_700_000_000_000, b"{}"),
+        ("logs.raw", 2, 42, 1_700_000_000_000, b"{}"),
+        ("logs.raw", 3, 42, 1_700_000_000_001, b"{}"),
+        ("logs.raw", 3, 42, 1_700_000_000_000, b"{ }"),
+    ],
+)
+def test_derived_ids_differ_when_the_record_differs(other: tuple[str, int, int, int, bytes]) -> None:
+    """A re-created topic starts at offset 0 again: its records must not collide with the old ones."""
+    assert kafka_record_id("logs.raw", 3, 42, 1_700_000_000_000, b"{}") != kafka_record_id(*other)
 
 
 @pytest.mark.parametrize(

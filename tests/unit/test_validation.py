@@ -57,7 +57,7 @@ def test_good_record_becomes_a_wire_event_with_a_stable_id() -> None:
     again = validate_record(record(value), LIMIT)
     assert isinstance(first, dict)
     assert first == again, "reprocessing the same record must give the same event"
-    assert first["id"] == str(kafka_record_id("logs.raw", 2, 7))
+    assert first["id"] == str(kafka_record_id("logs.raw", 2, 7, 1_700_000_000_000, value))
     assert first["level"] == "WARN"
     assert first["timestamp"] == "2023-11-14T22:13:20+00:00"
 
