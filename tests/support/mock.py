@@ -46,3 +46,5 @@ def mock_cluster(app_id: str, partitions: int = 4) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
