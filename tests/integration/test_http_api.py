@@ -12,6 +12,7 @@ import aiohttp
 import orjson
 import pytest
 import redis
+from openapi_spec_validator import validate
 
 from app.query import parse_query
 from tests.integration.test_pipeline import query, row_count, stats_match_rows
@@ -109,7 +110,7 @@ async def test_batch_mixed_items_and_ndjson(
     await wait_for(lambda: row_count(database_url) == 6, timeout=10, what="6 rows")
 
 
-async def test_body_limit_and_unknown_routes(workers: WorkerFactory, http: aiohttp.ClientSession) -> None:
+async def test_errors_openapi_and_docs(workers: WorkerFactory, http: aiohttp.ClientSession) -> None:
     api = ready_worker(workers, INGEST_MAX_BODY_BYTES="4096").url
     big = [{"message": "x" * 1000, "source": "s"}] * 10
     status, body, _ = await call(http, "POST", f"{api}/api/v1/logs/batch", big)
@@ -118,6 +119,14 @@ async def test_body_limit_and_unknown_routes(workers: WorkerFactory, http: aioht
     assert (status, body["code"]) == (404, "not_found")
     status, body, _ = await call(http, "DELETE", f"{api}/api/v1/stats")
     assert (status, body["code"]) == (405, "method_not_allowed")
+
+    status, spec, _ = await call(http, "GET", f"{api}/openapi.json")
+    assert status == 200
+    validate(spec)
+    async with http.get(f"{api}/docs") as response:
+        assert response.status == 200 and "swagger-ui-bundle.js" in await response.text()
+    async with http.get(f"{api}/docs/static/swagger-ui-bundle.js") as response:
+        assert response.status == 200 and len(await response.read()) > 100_000
 
 
 async def test_query_filters_search_stats_and_java_routes(

@@ -1,0 +1,104 @@
+"""Pydantic models of what the HTTP API answers: the source of its OpenAPI schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class FieldErrorOut(BaseModel):
+    field: str = Field(description="The field (or parameter) that broke a rule.")
+    rule: str = Field(description="Machine-readable rule name, e.g. required, one_of, max_bytes.")
+    message: str
+
+
+class ItemError(FieldErrorOut):
+    index: int = Field(description="Position of the item in the batch, from 0.")
+
+
+class ErrorOut(BaseModel):
+    code: str = Field(description="Machine-readable error code, e.g. invalid_event, not_found, broker_unavailable.")
+    message: str = Field(description="What is wrong, naming the field and the rule.")
+    errors: list[dict[str, Any]] | None = Field(None, description="Field errors (with `index` for batch items).")
+
+
+class Accepted(BaseModel):
+    status: str = "accepted"
+    id: str
+    logId: str = Field(description="The same as `id`, the Java system's name.")
+    message: str
+
+
+class BatchAccepted(BaseModel):
+    status: str = "accepted"
+    accepted: int
+    rejected: int = Field(description="Items not accepted (each has entries in `errors`).")
+    ids: list[str]
+    errors: list[ItemError]
+    processedCount: int
+    message: str
+
+
+class EventOut(BaseModel):
+    id: str
+    timestamp: str
+    level: str
+    message: str
+    source: str
+    organization_id: str | None
+    trace_id: str | None
+    metadata: dict[str, Any] | None
+    organizationId: str | None = Field(description="The Java system's name of `organization_id`.")
+    traceId: str | None
+    logLevel: str
+
+
+class LogPage(BaseModel):
+    content: list[EventOut] = Field(description="Newest first (ranked by relevance first when `q` is given).")
+    size: int
+    numberOfElements: int
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+    nextCursor: str | None
+    number: int | None = Field(None, description="Offset paging only (`page`): this page's number.")
+    totalElements: int | None = Field(None, description="Offset paging only; exact up to 100,000.")
+    totalPages: int | None = None
+    first: bool | None = None
+    last: bool | None = None
+    empty: bool | None = None
+
+
+class MinuteCount(BaseModel):
+    minute: str
+    count: int
+
+
+class Window(BaseModel):
+    hoursBack: int
+    since: str
+    total: int
+    levels: dict[str, int]
+
+
+class StatsOut(BaseModel):
+    total: int
+    levels: dict[str, int]
+    sources: dict[str, int] = Field(description="The top sources by count.")
+    source_count: int
+    organizations: dict[str, int]
+    per_minute: list[MinuteCount] = Field(description="Events persisted per minute, the last 60 minutes.")
+    window: Window | None = Field(None, description="With `hoursBack`: counts by event timestamp from PostgreSQL.")
+
+
+class StatusOut(BaseModel):
+    status: str
+
+
+class Check(BaseModel):
+    status: str
+    error: str | None = None
+
+
+class ReadyOut(BaseModel):
+    status: str
+    checks: dict[str, Check]
