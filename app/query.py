@@ -224,11 +224,26 @@ def select_sql(query: LogQuery) -> tuple[str, dict[str, Any]]:
 
 
 def count_sql(query: LogQuery) -> tuple[str, dict[str, Any]]:
-    """How many rows match, counted up to :data:`COUNT_CAP` so it stays an index-bounded query."""
+    """How many rows match, counted up to :data:`COUNT_CAP` so it stays an index-bounded query.
+
+    The inner ``ORDER BY`` matches the indexes, so even an unfiltered count
+    walks an index rather than the table.
+    """
     conditions, args = _where(query)
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     args["cap"] = COUNT_CAP
-    return f"SELECT count(*) FROM (SELECT 1 FROM logs {where} LIMIT %(cap)s) AS matching", args  # noqa: S608
+    inner = f'SELECT 1 FROM logs {where} ORDER BY "timestamp" DESC, id DESC LIMIT %(cap)s'  # noqa: S608
+    return f"SELECT count(*) FROM ({inner}) AS matching", args
+
+
+def level_counts_sql(since: datetime) -> tuple[str, dict[str, Any]]:
+    """Events per level since ``since``: one index range count per level, never a table scan."""
+    sql = (
+        "SELECT l.level, (SELECT count(*) FROM logs"
+        ' WHERE logs.level = l.level AND logs."timestamp" >= %(since)s) AS n'
+        " FROM unnest(%(levels)s::text[]) AS l(level)"
+    )
+    return sql, {"since": since, "levels": list(LEVELS)}
 
 
 def row_to_event(row: Sequence[Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import aiopg
 import psycopg2
 
 from app.errors import StorageUnavailable
-from app.query import COLUMNS, LogQuery, count_sql, select_sql
+from app.query import COLUMNS, LogQuery, count_sql, level_counts_sql, select_sql
 
 
 async def _fetch(pool: aiopg.Pool, sql: str, args: Any) -> list[Any]:
@@ -41,7 +41,5 @@ async def get_event(pool: aiopg.Pool, event_id: uuid.UUID) -> Any | None:
 
 async def level_counts_since(pool: aiopg.Pool, since: datetime) -> dict[str, int]:
     """Events per level with a timestamp since ``since`` (the Java system's ``hoursBack``)."""
-    rows = await _fetch(
-        pool, 'SELECT level, count(*) FROM logs WHERE "timestamp" >= %s GROUP BY level ORDER BY level', (since,)
-    )
-    return {level: int(n) for level, n in rows}
+    sql, args = level_counts_sql(since)
+    return {level: int(n) for level, n in await _fetch(pool, sql, args) if n}
