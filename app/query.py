@@ -233,7 +233,7 @@ def count_sql(query: LogQuery) -> tuple[str, dict[str, Any]]:
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     args["cap"] = COUNT_CAP
     inner = f'SELECT 1 FROM logs {where} ORDER BY "timestamp" DESC, id DESC LIMIT %(cap)s'  # noqa: S608
-    return f"SELECT count(*) FROM ({inner}) AS matching", args
+    return f"SELECT count(*) FROM ({inner}) AS matching", args  # noqa: S608
 
 
 def level_counts_sql(since: datetime) -> tuple[str, dict[str, Any]]:
