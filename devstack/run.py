@@ -91,14 +91,17 @@ def main() -> int:
         env = {**os.environ, "KAFKA_BROKER_URL": broker.url, "DATABASE_URL": postgres.url, "REDIS_URL": redis.url}
         applied = asyncio.run(migrate.migrate(postgres.url))
         say(f"migrations: {', '.join(applied) if applied else 'schema up to date'}")
-        created = asyncio.run(
-            create_topics(
-                broker.url.removeprefix("kafka://"),
-                topic_specs(settings.topic_partitions, settings.raw_max_bytes),
-                settings.topic_replication,
+        if settings.topic_declare:
+            created = asyncio.run(
+                create_topics(
+                    broker.url.removeprefix("kafka://"),
+                    topic_specs(settings.topic_partitions, settings.raw_max_bytes),
+                    settings.topic_replication,
+                )
             )
-        )
-        say(f"topics: {', '.join(created) if created else 'all present'}")
+            say(f"topics: {', '.join(created) if created else 'all present'}")
+        else:
+            say("topics: not created (TOPIC_DECLARE=false); they must exist already")
 
         procs = [start_worker(i, settings, env) for i in range(workers)]
         for i in range(workers):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
@@ -64,8 +64,12 @@ class _FinishBatchOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
 class RawValidator(Service):
     """The ``logs.raw`` consumer: validate, dead-letter, envelope, commit."""
 
+    #: The running instance of this worker (Faust instantiates app services itself).
+    current: ClassVar[RawValidator | None] = None
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        RawValidator.current = self
         self._lock = asyncio.Lock()
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.broker_bootstrap,
@@ -84,6 +88,9 @@ class RawValidator(Service):
 
     async def on_stop(self) -> None:
         await self._consumer.stop()
+
+    def assigned_partitions(self) -> list[int]:
+        return sorted(tp.partition for tp in self._consumer.assignment())
 
     @Service.task
     async def _consume(self) -> None:

@@ -2,7 +2,8 @@
 
 ``/health`` says the process serves HTTP. ``/ready`` checks each dependency
 with a short timeout and reports each one, so an operator sees *which* is
-down; it answers 503 unless all are up.
+down; it answers 503 unless all are up. It also lists the partitions this
+worker owns, by topic.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import Any, cast
 
 from faust import web
 
+from app.agents.validate import RawValidator
 from app.app import app, cache, database
+from app.topics import RAW
 
 CHECK_TIMEOUT = 1.0
 
@@ -64,4 +67,15 @@ class Ready(web.View):
         broker, postgres, redis = await asyncio.gather(_check(_broker), _check(_database), _check(cache.ping))
         checks = {"broker": broker, "postgres": postgres, "redis": redis}
         ready = all(c["status"] == "up" for c in checks.values())
-        return self.json({"status": "UP" if ready else "DOWN", "checks": checks}, status=200 if ready else 503)
+        body = {"status": "UP" if ready else "DOWN", "checks": checks, "partitions": assigned_partitions()}
+        return self.json(body, status=200 if ready else 503)
+
+
+def assigned_partitions() -> dict[str, list[int]]:
+    """Which partitions this worker owns now, by topic: where its share of the work is."""
+    owned: dict[str, list[int]] = {}
+    for tp in app.assignor.assigned_actives():
+        owned.setdefault(tp.topic, []).append(tp.partition)
+    if RawValidator.current is not None:
+        owned[RAW] = RawValidator.current.assigned_partitions()
+    return {topic: sorted(parts) for topic, parts in sorted(owned.items())}

@@ -10,6 +10,7 @@ events whose timestamp falls in the last N hours, from PostgreSQL.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import orjson
 from faust import web
@@ -23,9 +24,21 @@ from app.web.errors import error_response
 MAX_HOURS_BACK = 24 * 365
 
 
+async def _learn_changelog_partitions() -> None:
+    """Faust's router hashes the key with its *producer's* metadata, which covers only
+    topics this worker wrote to; a worker that never wrote the count table could
+    not route to its owner until it fetched the changelog's metadata."""
+    producer = cast(Any, app.producer)._ensure_producer()
+    await producer.partitions_for(counts.changelog_topic.get_topic_name())
+
+
 class Stats(web.View):
-    @app.table_route(table=counts, exact_key=ROUTING_KEY)  # type: ignore[arg-type]  # typed for View, not subclasses
     async def get(self, request: web.Request) -> web.Response:
+        await _learn_changelog_partitions()
+        return await self.routed_get(request)
+
+    @app.table_route(table=counts, exact_key=ROUTING_KEY)  # type: ignore[arg-type]  # typed for View, not subclasses
+    async def routed_get(self, request: web.Request) -> web.Response:
         raw = request.query.get("hoursBack") or request.query.get("hours_back")
         if raw is None:
             return self.json(current_stats())
