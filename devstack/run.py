@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from devstack.servers import Server, ensure_broker, ensure_postgres, ensure_redis
+from devstack.servers import Server, broker_answers, ensure_broker, ensure_postgres, ensure_redis
 
 from app.settings import Settings
 from app.storage import migrate
@@ -54,13 +54,15 @@ def start_worker(index: int, settings: Settings, env: dict[str, str]) -> subproc
     )
 
 
-def refuse_workers_on_dev_broker(workers: int, broker: Server) -> None:
-    if workers > 1 and broker.process is not None:
+def refuse_workers_on_dev_broker(workers: int, broker_url: str) -> None:
+    """More than one worker needs a broker that evicts dead group members: not one we would start."""
+    if workers > 1 and not broker_answers(broker_url.removeprefix("kafka://").replace(";", ",")):
         say(
-            f"WORKERS={workers} needs a broker that can hold a consumer group with several members.\n"
-            "logpipe |   The development broker (noida-db) never evicts a member that died without leaving,\n"
-            "logpipe |   so its partitions would stall (see DESIGN.md, 'Development stack' and 'Multi-worker').\n"
-            "logpipe |   Point KAFKA_BROKER_URL at Apache Kafka (e.g. the one in compose/), or use WORKERS=1."
+            f"WORKERS={workers}: no broker answers at KAFKA_BROKER_URL, and the development broker make run\n"
+            "logpipe |   would start (noida-db) cannot hold several workers: it never evicts a member that died\n"
+            "logpipe |   without leaving,"
+            " so its partitions would stall (see DESIGN.md, 'Development stack' and 'Multi-worker').\n"
+            "logpipe |   Point KAFKA_BROKER_URL at a running Apache Kafka (e.g. compose/), or use WORKERS=1."
         )
         raise SystemExit(2)
 
@@ -75,10 +77,10 @@ def main() -> int:
     started: list[Server] = []
     procs: list[subprocess.Popen[bytes]] = []
     try:
+        refuse_workers_on_dev_broker(workers, settings.kafka_broker_url)
         say("finding or starting the broker, PostgreSQL and Redis ...")
         broker = ensure_broker(settings.kafka_broker_url, VAR / "broker", LOGS / "broker.log")
         started.append(broker)
-        refuse_workers_on_dev_broker(workers, broker)
         dsn = settings.database_url.get_secret_value()
         postgres = ensure_postgres(dsn, VAR / "postgres", LOGS / "postgres.log")
         started.append(postgres)
