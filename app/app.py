@@ -11,6 +11,8 @@ import logging
 from typing import Any, cast
 
 import faust
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from prometheus_client import REGISTRY
 
 from app.publisher import EnvelopePublisher
 from app.settings import get_settings
@@ -18,6 +20,7 @@ from app.storage.cache import Cache
 from app.storage.database import Database
 from app.topics import EVENTS, create_topics, dlq_topic_max_bytes, topic_specs
 from app.web.errors import json_errors
+from app.web.observe import http_metrics
 
 log = logging.getLogger(__name__)
 settings = get_settings()
@@ -28,7 +31,8 @@ class LogpipeApp(faust.App):
 
     async def on_first_start(self) -> None:
         await super().on_first_start()
-        cast(Any, self.web).web_app.middlewares.append(json_errors)  # the aiohttp driver's Application
+        # The aiohttp driver's Application: metrics outermost, so they see the JSON error statuses.
+        cast(Any, self.web).web_app.middlewares.extend([http_metrics, json_errors])
         if settings.topic_declare:
             await _declare_topics()
 
@@ -74,6 +78,9 @@ database = Database(
     max_delay=settings.pg_retry_max_delay,
 )
 cache = Cache(settings.redis_url)
+# Faust's own sensor metrics (faust_*), served with ours on /metrics.
+app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(REGISTRY, "faust"))
+
 publisher = EnvelopePublisher(
     lambda envelope: app.producer.send(EVENTS, None, envelope, None, None, None),
     max_bytes=settings.envelope_max_bytes,

@@ -1,15 +1,68 @@
 """Prometheus metrics of logpipe (prometheus-client), defined once, here.
 
-Names follow Prometheus conventions: ``_total`` counters, base units,
-labels of bounded cardinality only.
+Names follow Prometheus conventions: ``_total`` counters, base units
+(seconds, bytes), and labels of bounded cardinality only: routes are route
+templates, reasons an enum, partitions bounded by the partition count;
+never an event id or a free-form source. Each worker serves its own
+``/metrics`` on its own port, so every worker is scraped on its own
+(no multiprocess mode needed). Faust's own sensor metrics (``faust_*``) are
+registered beside these by :mod:`app.app`.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge, Histogram
 
+_SIZES: Final = (1, 10, 50, 100, 500, 1000, 2500, 5000, 10000, 25000)
+_SECONDS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_LATENCY: Final = (0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600)
+
+HTTP_REQUESTS: Final = Counter(
+    "logpipe_http_requests_total", "HTTP requests by route template, method and status.", ["route", "method", "status"]
+)
+HTTP_SECONDS: Final = Histogram(
+    "logpipe_http_request_duration_seconds",
+    "HTTP request latency by route template.",
+    ["route", "method"],
+    buckets=_SECONDS,
+)
+EVENTS_ACCEPTED: Final = Counter(
+    "logpipe_events_accepted_total", "Events accepted by HTTP ingest (broker acknowledged)."
+)
+EVENTS_REJECTED: Final = Counter(
+    "logpipe_events_rejected_total", "Events refused by HTTP ingest for breaking a rule (4xx), by rule.", ["rule"]
+)
+EVENTS_VALIDATED: Final = Counter("logpipe_events_validated_total", "logs.raw records that became valid events.")
+EVENTS_DEAD_LETTERED: Final = Counter(
+    "logpipe_events_dead_lettered_total", "Records written to logs.dlq, by reason.", ["reason"]
+)
+EVENTS_PERSISTED: Final = Counter("logpipe_events_persisted_total", "Rows inserted into PostgreSQL.")
+EVENTS_DUPLICATE: Final = Counter(
+    "logpipe_events_duplicate_total", "Events skipped because their id was already stored (replays)."
+)
+PERSIST_BATCH_EVENTS: Final = Histogram(
+    "logpipe_persist_batch_events", "Events per persisted partition batch.", buckets=_SIZES
+)
+PERSIST_BATCH_SECONDS: Final = Histogram(
+    "logpipe_persist_batch_duration_seconds",
+    "Time to write one partition batch (rows + count delta).",
+    buckets=_SECONDS,
+)
+POSTGRES_RETRIES: Final = Counter(
+    "logpipe_postgres_retries_total", "Attempts that found PostgreSQL unavailable and were retried."
+)
+CONSUMER_LAG: Final = Gauge(
+    "logpipe_consumer_lag_records",
+    "Records not yet processed, by consumer group role, topic and partition.",
+    ["group", "topic", "partition"],
+)
+EVENT_LATENCY: Final = Histogram(
+    "logpipe_event_latency_seconds",
+    "Event timestamp to persisted in PostgreSQL (sampled: up to 64 events per batch).",
+    buckets=_LATENCY,
+)
 CACHE_REQUESTS: Final = Counter(
     "logpipe_cache_requests_total",
     "Response-cache lookups by kind (query, stats) and result (hit, miss, error).",

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import aiopg
@@ -25,6 +27,16 @@ from app.app import app, database, settings
 from app.deadletters import DeadLetter, Reason
 from app.envelopes import unpack
 from app.errors import StorageUnavailable
+from app.metrics import (
+    CONSUMER_LAG,
+    EVENT_LATENCY,
+    EVENTS_DEAD_LETTERED,
+    EVENTS_DUPLICATE,
+    EVENTS_PERSISTED,
+    PERSIST_BATCH_EVENTS,
+    PERSIST_BATCH_SECONDS,
+    POSTGRES_RETRIES,
+)
 from app.storage import postgres
 from app.topics import COUNTS, DLQ, EVENTS
 
@@ -83,6 +95,7 @@ def rejected_letters(group: PartitionBatch, rejected: list[tuple[dict[str, Any],
 
 async def _retry(operation: Any) -> Any:
     def on_retry(exc: StorageUnavailable, delay: float) -> None:
+        POSTGRES_RETRIES.inc()
         log.warning("%s; retrying the batch in %.1fs", exc, delay)
 
     return await postgres.retrying(
@@ -93,6 +106,8 @@ async def _retry(operation: Any) -> Any:
 async def _dead_letter(letters: list[DeadLetter]) -> None:
     pending = [await app.producer.send(DLQ, d.key, d.value, None, None, d.headers()) for d in letters]
     await asyncio.gather(*pending)
+    for letter in letters:
+        EVENTS_DEAD_LETTERED.labels(letter.error.value).inc()
 
 
 async def relay_deltas(pool: aiopg.Pool, partition: int) -> None:
@@ -112,16 +127,50 @@ async def persist_group(pool: aiopg.Pool, group: PartitionBatch) -> int:
     """Write one partition's batch; returns the number of rows inserted."""
     inserted = 0
     if group.events:
+        started = time.perf_counter()
         result = await _retry(
             lambda: postgres.persist_batch(pool, group.events, partition=group.partition, end_offset=group.end_offset)
         )
+        PERSIST_BATCH_SECONDS.observe(time.perf_counter() - started)
+        PERSIST_BATCH_EVENTS.observe(len(group.events))
         inserted = result.inserted
+        EVENTS_PERSISTED.inc(inserted)
+        EVENTS_DUPLICATE.inc(len(group.events) - inserted - len(result.rejected))
+        observe_latency(group.events)
         group.dead.extend(rejected_letters(group, result.rejected))
     if group.dead:
         log.warning("dead-lettering %d records of %s[%d]", len(group.dead), EVENTS, group.partition)
         await _dead_letter(group.dead)
     await relay_deltas(pool, group.partition)
     return inserted
+
+
+LATENCY_SAMPLES = 64
+
+
+def observe_latency(events: Sequence[dict[str, Any]], now: datetime | None = None) -> None:
+    """Event timestamp → persisted, for up to ``LATENCY_SAMPLES`` events spread over the batch."""
+    now = now or datetime.now(UTC)
+    step = max(len(events) // LATENCY_SAMPLES, 1)
+    for event in events[::step]:
+        try:
+            EVENT_LATENCY.observe(max((now - datetime.fromisoformat(event["timestamp"])).total_seconds(), 0.0))
+        except (KeyError, TypeError, ValueError):
+            continue
+
+
+@app.timer(interval=5.0)  # type: ignore[untyped-decorator]  # Faust's timer decorator is untyped
+async def record_lag() -> None:
+    """Lag of this worker's ``logs.events`` partitions: highwater minus committed offset."""
+    consumer = cast(Any, app.consumer)
+    for tp in app.assignor.assigned_actives():
+        if tp.topic != EVENTS:
+            continue
+        highwater = consumer.highwater(tp)
+        committed = consumer._committed_offset.get(tp)  # Faust keeps it; no public accessor
+        if highwater is not None:
+            lag = highwater - (committed or 0)
+            CONSUMER_LAG.labels("persist", tp.topic, str(tp.partition)).set(max(lag, 0))
 
 
 @app.agent(events_topic, name="persist")

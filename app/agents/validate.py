@@ -25,6 +25,7 @@ from mode import Service
 from app.app import app, settings
 from app.deadletters import DeadLetter
 from app.envelopes import pack
+from app.metrics import CONSUMER_LAG, EVENTS_DEAD_LETTERED, EVENTS_VALIDATED
 from app.topics import DLQ, EVENTS, RAW, raw_topic_max_bytes
 from app.validation import RawRecord, validate_record
 
@@ -110,12 +111,20 @@ class RawValidator(Service):
                     await self.sleep(delay)
                     delay = min(delay * 2, 5.0)
                     continue
+                self._record_lag(batch)
                 try:
                     await self._consumer.commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
                 except CommitFailedError as exc:
                     # Partitions moved to another worker, which will redo this batch;
                     # the derived ids make the redo harmless.
                     log.info("commit after rebalance refused: %s", exc)
+
+    def _record_lag(self, batch: Batch) -> None:
+        for tp, records in batch.items():
+            highwater = self._consumer.highwater(tp)
+            if highwater is not None:
+                lag = max(highwater - records[-1].offset - 1, 0)
+                CONSUMER_LAG.labels("validate", tp.topic, str(tp.partition)).set(lag)
 
     async def _forward(self, batch: Batch) -> None:
         good, dead = split_batch(batch, settings.raw_max_bytes)
@@ -126,3 +135,6 @@ class RawValidator(Service):
         for letter in dead:
             pending.append(await producer.send(DLQ, letter.key, letter.value, None, None, letter.headers()))
         await asyncio.gather(*pending)
+        EVENTS_VALIDATED.inc(len(good))
+        for letter in dead:
+            EVENTS_DEAD_LETTERED.labels(letter.error.value).inc()

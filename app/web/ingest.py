@@ -15,6 +15,7 @@ from faust import web
 
 from app.app import app, publisher, settings
 from app.ingest import BadBody, parse_batch, parse_single
+from app.metrics import EVENTS_ACCEPTED, EVENTS_REJECTED
 from app.models import InvalidEvent
 from app.publisher import BrokerUnavailable
 from app.web.errors import error_response
@@ -46,11 +47,14 @@ class IngestOne(web.View):
         except BadBody as exc:
             return error_response(400, exc.code, str(exc))
         except InvalidEvent as exc:
+            for error in exc.errors:
+                EVENTS_REJECTED.labels(error.rule).inc()
             return error_response(422, "invalid_event", str(exc), errors=[e.as_dict() for e in exc.errors])
         try:
             await publisher.publish([event.to_wire()])
         except BrokerUnavailable as exc:
             return _unavailable(exc)
+        EVENTS_ACCEPTED.inc()
         event_id = str(event.id)
         return self.json(
             {"status": "accepted", "id": event_id, "logId": event_id, "message": "Log event successfully ingested"},
@@ -70,6 +74,8 @@ class IngestBatch(web.View):
         except BadBody as exc:
             status = 413 if exc.code == "too_many_items" else 400
             return error_response(status, exc.code, str(exc))
+        for error in outcome.errors:
+            EVENTS_REJECTED.labels(error["rule"]).inc()
         if not outcome.events:
             if not outcome.errors:
                 return error_response(400, "empty_batch", "the batch holds no events")
@@ -78,6 +84,7 @@ class IngestBatch(web.View):
             await publisher.publish(e.to_wire() for e in outcome.events)
         except BrokerUnavailable as exc:
             return _unavailable(exc)
+        EVENTS_ACCEPTED.inc(len(outcome.events))
         ids = [str(e.id) for e in outcome.events]
         rejected = len({e["index"] for e in outcome.errors})
         return self.json(

@@ -23,7 +23,7 @@ ALL = [0, 1, 2, 3]
 
 
 def owned(worker: Worker, topic: str = "logs.events") -> list[int]:
-    status, body = worker.get("/ready")
+    _, body = worker.get("/ready")
     return list(body.get("partitions", {}).get(topic, [])) if body else []
 
 
