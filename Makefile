@@ -29,7 +29,15 @@ run: $(STAMP) ## start broker, PostgreSQL, Redis (found or embedded) and the wor
 
 .PHONY: test
 test: $(STAMP) ## run every test (unit, integration against real servers, multi-worker)
+	@command -v promtool >/dev/null 2>&1 || $(MAKE) --no-print-directory promtool
 	@$(BIN)/python -m pytest
+
+.PHONY: promtool
+promtool: ## install promtool (Debian's prometheus package) for the alert-rule tests
+	@echo "installing promtool (Debian package prometheus) for the alert-rule tests ..."
+	@if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 
 .PHONY: lint
 lint: $(STAMP) ## ruff (lint and format check) and mypy strict
