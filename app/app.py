@@ -14,6 +14,7 @@ import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import REGISTRY
 
+from app.logs import logging_config
 from app.publisher import EnvelopePublisher
 from app.settings import get_settings
 from app.storage.cache import Cache
@@ -56,7 +57,7 @@ app = LogpipeApp(
     store=settings.store,
     datadir=settings.data_dir,
     web_port=settings.web_port,
-    web_bind=settings.web_host,
+    web_bind=settings.web_bind or settings.web_host,
     web_host=settings.web_host,
     topic_partitions=settings.topic_partitions,
     topic_replication_factor=settings.topic_replication,
@@ -70,6 +71,7 @@ app = LogpipeApp(
     producer_max_request_size=dlq_topic_max_bytes(settings.raw_max_bytes),
     producer_linger_ms=1,
     web_application_options={"client_max_size": settings.ingest_max_body_bytes},
+    logging_config=logging_config(settings.log_format, settings.log_level),
 )
 
 database = Database(

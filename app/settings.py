@@ -40,7 +40,10 @@ class Settings(BaseSettings):
     store: str = Field("rocksdb://", description="STORE: table store, `rocksdb://` or `memory://`.")
     data_dir: str = Field("var/worker", description="DATA_DIR: where Faust keeps table stores.")
     web_port: int = Field(6066, description="WEB_PORT of this worker's HTTP server.")
-    web_host: str = Field("127.0.0.1", description="WEB_HOST the HTTP server binds.")
+    web_host: str = Field(
+        "127.0.0.1", description="WEB_HOST: this worker's host name as other workers reach it (stats routing)."
+    )
+    web_bind: str | None = Field(None, description="WEB_BIND: the address the HTTP server binds (default WEB_HOST).")
     processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
         "at_least_once",
         description="PROCESSING_GUARANTEE; exactness of rows and counts does not rely on it.",
@@ -85,6 +88,9 @@ class Settings(BaseSettings):
 
     # -- logging ---------------------------------------------------------------------
     log_level: str = Field("info", description="LOG_LEVEL of the worker.")
+    log_format: Literal["json", "text"] = Field(
+        "json", description="LOG_FORMAT: json (one object per line) or text (for people; make run)."
+    )
 
     @property
     def broker_bootstrap(self) -> str:

@@ -19,11 +19,10 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from devstack.servers import Server, broker_answers, ensure_broker, ensure_postgres, ensure_redis
-
 from app.settings import Settings
 from app.storage import migrate
 from app.topics import create_topics, topic_specs
+from devstack.servers import Server, broker_answers, ensure_broker, ensure_postgres, ensure_redis
 
 VAR = Path("var")
 LOGS = VAR / "log"
@@ -47,6 +46,7 @@ def start_worker(index: int, settings: Settings, env: dict[str, str]) -> subproc
         **env,
         "WEB_PORT": str(port),
         "DATA_DIR": str(VAR / f"worker-{index}"),
+        "LOG_FORMAT": env.get("LOG_FORMAT", "text"),
     }
     return subprocess.Popen(
         [sys.executable, "-m", "app", "worker", "--loglevel", settings.log_level, "--web-port", str(port)],
