@@ -1,0 +1,85 @@
+"""compose/ is deployable as written: healthchecks, ordering, secrets, files, scrape targets.
+
+There is no Docker engine here, so the file is checked, not run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "compose"
+
+
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((COMPOSE / "docker-compose.yml").read_text())
+    return loaded
+
+
+def workers() -> dict[str, Any]:
+    return {name: svc for name, svc in compose()["services"].items() if "build" in svc}
+
+
+def test_every_service_has_a_healthcheck_and_waits_for_healthy_dependencies() -> None:
+    services = compose()["services"]
+    assert {"kafka", "postgres", "redis", "prometheus", "grafana"} <= services.keys()
+    for name, service in services.items():
+        assert "healthcheck" in service and service["healthcheck"]["test"], f"{name} has no healthcheck"
+        for dependency, condition in (service.get("depends_on") or {}).items():
+            assert condition == {"condition": "service_healthy"}, f"{name} -> {dependency}"
+            assert dependency in services
+
+
+def test_kafka_is_apache_kafka_in_kraft_mode() -> None:
+    kafka = compose()["services"]["kafka"]
+    assert kafka["image"].startswith("apache/kafka:")
+    assert kafka["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+
+
+def test_secrets_are_required_not_defaulted() -> None:
+    text = (COMPOSE / "docker-compose.yml").read_text()
+    for secret in ("POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD"):
+        assert f"${{{secret}:?" in text
+        assert f"${{{secret}:-" not in text
+
+
+def test_referenced_files_exist() -> None:
+    for name, service in compose()["services"].items():
+        build = service.get("build")
+        if build:
+            assert (COMPOSE / build["context"] / build.get("dockerfile", "Dockerfile")).is_file(), name
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("."):
+                assert (COMPOSE / source).exists(), f"{name}: {source} is missing"
+
+
+def test_dockerfile_runs_as_non_root() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "USER logpipe" in dockerfile and "HEALTHCHECK" in dockerfile
+
+
+def test_workers_reach_each_other_and_prometheus_scrapes_each() -> None:
+    found = workers()
+    assert len(found) >= 2
+    for name, service in found.items():
+        env = service["environment"]
+        assert env["WEB_HOST"] == name, "peers forward stats requests to WEB_HOST"
+        assert env["WEB_BIND"] == "0.0.0.0"
+        assert any(v.endswith(":/var/lib/logpipe") for v in service["volumes"]), "table state on a volume"
+    prometheus = yaml.safe_load((COMPOSE / "prometheus" / "prometheus.yml").read_text())
+    (job,) = [j for j in prometheus["scrape_configs"] if j["job_name"] == "logpipe"]
+    targets = {t for config in job["static_configs"] for t in config["targets"]}
+    assert targets == {f"{name}:6066" for name in found}
+    assert prometheus["rule_files"] == ["/etc/prometheus/alerts.yml"]
+
+
+def test_grafana_provisions_both_data_sources_and_the_dashboards() -> None:
+    sources = yaml.safe_load((COMPOSE / "grafana/provisioning/datasources/datasources.yml").read_text())
+    uids = {s["uid"]: s["type"] for s in sources["datasources"]}
+    assert uids == {"prometheus": "prometheus", "postgres": "grafana-postgresql-datasource"}
+    dashboards = sorted(p.name for p in (ROOT / "dashboards").glob("*.json"))
+    assert dashboards == ["logpipe-api.json", "logpipe-logs.json", "logpipe-pipeline.json"]
