@@ -11,7 +11,7 @@ WORKDIR /srv/logpipe
 # Dependencies first (cached while only the code changes), at the versions the tests passed with.
 COPY setup.cfg pyproject.toml constraints.txt README.md ./
 COPY app/__init__.py app/__init__.py
-RUN pip install -c constraints.txt -e . && rm -rf app
+RUN pip install -c constraints.txt -e '.[tracing]' && rm -rf app
 
 # migrations are read from schemas/ next to app/
 COPY app app

@@ -14,6 +14,7 @@ import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import REGISTRY
 
+from app import tracing
 from app.logs import logging_config
 from app.publisher import EnvelopePublisher
 from app.settings import get_settings
@@ -32,6 +33,7 @@ class LogpipeApp(faust.App):
 
     async def on_first_start(self) -> None:
         await super().on_first_start()
+        tracing.setup(settings.tracing, settings.tracing_exporter, service_name=settings.app_id)
         # The aiohttp driver's Application: metrics outermost, so they see the JSON error statuses.
         cast(Any, self.web).web_app.middlewares.extend([http_metrics, json_errors])
         if settings.topic_declare:
@@ -84,7 +86,7 @@ cache = Cache(settings.redis_url)
 app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(REGISTRY, "faust"))
 
 publisher = EnvelopePublisher(
-    lambda envelope: app.producer.send(EVENTS, None, envelope, None, None, None),
+    lambda envelope, headers: app.producer.send(EVENTS, None, envelope, None, None, headers),
     max_bytes=settings.envelope_max_bytes,
     linger=settings.ingest_linger,
     ack_timeout=settings.ingest_ack_timeout,

@@ -33,10 +33,10 @@ class JsonFormatter(logging.Formatter):
 def current_trace_id() -> str | None:
     """The active OpenTelemetry trace id, when tracing is installed and a span is recording."""
     try:
-        from opentelemetry import trace
+        from opentelemetry.trace.propagation import get_current_span
     except ImportError:
         return None
-    context = trace.get_current_span().get_span_context()
+    context = get_current_span().get_span_context()
     return format(context.trace_id, "032x") if context.is_valid else None
 
 

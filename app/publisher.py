@@ -14,7 +14,8 @@ from typing import Any
 
 import orjson
 
-Send = Callable[[bytes], Awaitable[Awaitable[Any]]]
+Headers = list[tuple[str, bytes]]
+Send = Callable[[bytes, Headers | None], Awaitable[Awaitable[Any]]]
 
 
 class BrokerUnavailable(Exception):
@@ -30,18 +31,24 @@ class EnvelopePublisher:
         self._linger = linger
         self._ack_timeout = ack_timeout
         self._parts: list[bytes] = []
+        self._traceparents: list[str] = []
         self._size = 2
         self._acked: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._inflight: set[asyncio.Task[None]] = set()
 
-    async def publish(self, events: Iterable[dict[str, Any]]) -> None:
-        """Return once every event is acknowledged; raise :class:`BrokerUnavailable` otherwise."""
+    async def publish(self, events: Iterable[dict[str, Any]], *, traceparent: str | None = None) -> None:
+        """Return once every event is acknowledged; raise :class:`BrokerUnavailable` otherwise.
+
+        ``traceparent`` travels as a header of every envelope holding these events.
+        """
         waits: list[asyncio.Future[None]] = []
         for event in events:
             encoded = orjson.dumps(event)
             if self._parts and self._size + len(encoded) + 1 > self._max_bytes:
                 self._flush()
+            if traceparent is not None and (not self._traceparents or self._traceparents[-1] != traceparent):
+                self._traceparents.append(traceparent)
             self._parts.append(encoded)
             self._size += len(encoded) + 1
             if self._acked is None:
@@ -66,15 +73,16 @@ class EnvelopePublisher:
         if not self._parts or self._acked is None:
             return
         envelope = b"[" + b",".join(self._parts) + b"]"
+        headers = [("traceparent", tp.encode()) for tp in self._traceparents] or None
         acked = self._acked
-        self._parts, self._size, self._acked = [], 2, None
-        task = asyncio.get_running_loop().create_task(self._deliver(envelope, acked))
+        self._parts, self._traceparents, self._size, self._acked = [], [], 2, None
+        task = asyncio.get_running_loop().create_task(self._deliver(envelope, headers, acked))
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
 
-    async def _deliver(self, envelope: bytes, acked: asyncio.Future[None]) -> None:
+    async def _deliver(self, envelope: bytes, headers: Headers | None, acked: asyncio.Future[None]) -> None:
         try:
-            await (await self._send(envelope))
+            await (await self._send(envelope, headers))
         except Exception as exc:  # noqa: BLE001 - handed to every waiting request
             if not acked.done():
                 acked.set_exception(exc)

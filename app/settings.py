@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     # -- stats -----------------------------------------------------------------------
     stats_top_sources: int = Field(20, ge=1, description="STATS_TOP_SOURCES shown by stats.")
 
+    # -- tracing -------------------------------------------------------------------------
+    tracing: bool = Field(False, description="TRACING: OpenTelemetry spans for ingest → produce → persist.")
+    tracing_exporter: str = Field(
+        "otlp", description="TRACING_EXPORTER: otlp (OTEL_EXPORTER_OTLP_* configure it), console, or file:PATH."
+    )
+
     # -- logging ---------------------------------------------------------------------
     log_level: str = Field("info", description="LOG_LEVEL of the worker.")
     log_format: Literal["json", "text"] = Field(

@@ -23,6 +23,7 @@ import orjson
 from faust import Stream
 from faust.types import EventT, StreamT
 
+from app import tracing
 from app.app import app, database, settings
 from app.deadletters import DeadLetter, Reason
 from app.envelopes import unpack
@@ -54,6 +55,13 @@ class PartitionBatch:
     events: list[dict[str, Any]] = field(default_factory=list)
     offsets: list[int] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
+    traceparents: list[str] = field(default_factory=list)
+
+
+def traceparents_of(headers: Any) -> list[str]:
+    """The ``traceparent`` headers of a record (Faust gives a list of pairs or a mapping)."""
+    pairs = headers.items() if isinstance(headers, dict) else (headers or ())
+    return [value.decode() if isinstance(value, bytes) else str(value) for key, value in pairs if key == "traceparent"]
 
 
 def group_by_partition(items: Sequence[tuple[int, int, bytes | None]]) -> list[PartitionBatch]:
@@ -125,6 +133,11 @@ async def relay_deltas(pool: aiopg.Pool, partition: int) -> None:
 
 async def persist_group(pool: aiopg.Pool, group: PartitionBatch) -> int:
     """Write one partition's batch; returns the number of rows inserted."""
+    with tracing.persist_spans(group.traceparents):
+        return await _persist_group(pool, group)
+
+
+async def _persist_group(pool: aiopg.Pool, group: PartitionBatch) -> int:
     inserted = 0
     if group.events:
         started = time.perf_counter()
@@ -182,4 +195,8 @@ async def persist(stream: StreamT[bytes]) -> None:
         settings.persist_batch_envelopes, within=settings.persist_linger
     ):
         groups = group_by_partition([(e.message.partition, e.message.offset, e.value) for e in batch])
+        if tracing.enabled():
+            by_partition = {g.partition: g for g in groups}
+            for e in batch:
+                by_partition[e.message.partition].traceparents.extend(traceparents_of(e.message.headers))
         await asyncio.gather(*(persist_group(pool, g) for g in groups))

@@ -8,11 +8,12 @@ take a JSON array, or NDJSON with ``Content-Type: application/x-ndjson``.
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from aiohttp import web as aioweb
 from faust import web
 
+from app import tracing
 from app.app import app, publisher, settings
 from app.ingest import BadBody, parse_batch, parse_single
 from app.metrics import EVENTS_ACCEPTED, EVENTS_REJECTED
@@ -33,6 +34,15 @@ async def _read(request: web.Request) -> bytes | web.Response:
     return body
 
 
+def stamp_trace_id(events: list[dict[str, Any]], trace_id: str | None) -> list[dict[str, Any]]:
+    """Events without a ``trace_id`` get the request's (DESIGN.md: set from the trace context when absent)."""
+    if trace_id is not None:
+        for event in events:
+            if event["trace_id"] is None:
+                event["trace_id"] = trace_id
+    return events
+
+
 def _unavailable(exc: BrokerUnavailable) -> web.Response:
     return error_response(503, "broker_unavailable", str(exc), retry_after=RETRY_AFTER_SECONDS)
 
@@ -50,10 +60,14 @@ class IngestOne(web.View):
             for error in exc.errors:
                 EVENTS_REJECTED.labels(error.rule).inc()
             return error_response(422, "invalid_event", str(exc), errors=[e.as_dict() for e in exc.errors])
-        try:
-            await publisher.publish([event.to_wire()])
-        except BrokerUnavailable as exc:
-            return _unavailable(exc)
+        with tracing.ingest_span(f"POST {request.url.path}", request.headers) as (trace_id, traceparent):
+            wire = stamp_trace_id(
+                [event.to_wire()], trace_id or tracing.trace_id_of(request.headers.get("traceparent"))
+            )
+            try:
+                await publisher.publish(wire, traceparent=traceparent)
+            except BrokerUnavailable as exc:
+                return _unavailable(exc)
         EVENTS_ACCEPTED.inc()
         event_id = str(event.id)
         return self.json(
@@ -80,10 +94,13 @@ class IngestBatch(web.View):
             if not outcome.errors:
                 return error_response(400, "empty_batch", "the batch holds no events")
             return error_response(422, "invalid_events", "no event in the batch is valid", errors=outcome.errors)
-        try:
-            await publisher.publish(e.to_wire() for e in outcome.events)
-        except BrokerUnavailable as exc:
-            return _unavailable(exc)
+        with tracing.ingest_span(f"POST {request.url.path}", request.headers) as (trace_id, traceparent):
+            trace_id = trace_id or tracing.trace_id_of(request.headers.get("traceparent"))
+            wire = stamp_trace_id([e.to_wire() for e in outcome.events], trace_id)
+            try:
+                await publisher.publish(wire, traceparent=traceparent)
+            except BrokerUnavailable as exc:
+                return _unavailable(exc)
         EVENTS_ACCEPTED.inc(len(outcome.events))
         ids = [str(e.id) for e in outcome.events]
         rejected = len({e["index"] for e in outcome.errors})

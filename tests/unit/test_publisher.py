@@ -17,10 +17,12 @@ class FakeBroker:
 
     def __init__(self, mode: str = "ack") -> None:
         self.envelopes: list[list[dict[str, Any]]] = []
+        self.headers: list[list[tuple[str, bytes]] | None] = []
         self.mode = mode
 
-    async def send(self, envelope: bytes) -> Awaitable[None]:
+    async def send(self, envelope: bytes, headers: list[tuple[str, bytes]] | None) -> Awaitable[None]:
         self.envelopes.append(orjson.loads(envelope))
+        self.headers.append(headers)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self.mode == "ack":
             future.set_result(None)
@@ -51,3 +53,15 @@ async def test_broker_trouble_is_reported(mode: str, text: str) -> None:
     publisher = EnvelopePublisher(FakeBroker(mode).send, max_bytes=1 << 20, linger=0.001, ack_timeout=0.2)
     with pytest.raises(BrokerUnavailable, match=text):
         await publisher.publish([{"i": 1}])
+
+
+async def test_trace_contexts_travel_as_headers_of_their_envelope() -> None:
+    broker = FakeBroker()
+    publisher = EnvelopePublisher(broker.send, max_bytes=1 << 20, linger=0.01, ack_timeout=1)
+    await asyncio.gather(
+        publisher.publish([{"i": 1}], traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01"),
+        publisher.publish([{"i": 2}]),
+        publisher.publish([{"i": 3}], traceparent="00-" + "c" * 32 + "-" + "d" * 16 + "-01"),
+    )
+    assert len(broker.envelopes) == 1
+    assert [value.decode()[3:7] for _, value in broker.headers[0] or []] == ["aaaa", "cccc"]
