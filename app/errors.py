@@ -1,8 +1,10 @@
 """logpipe's exceptions, one tree, each marked retriable or not.
 
     LogpipeError
-    ├── StorageUnavailable   (retriable: PostgreSQL or Redis cannot be reached now)
-    └── RowsRejected         (not retriable: PostgreSQL refuses these rows for good)
+    └── StorageUnavailable   (retriable: PostgreSQL or Redis cannot be reached now)
+
+Rows PostgreSQL refuses for good are not an exception but a result: the
+storage layer isolates them and returns them for dead-lettering.
 
 Agents decide retry-versus-dead-letter by :attr:`LogpipeError.retriable`,
 never by matching message strings. Driver errors are translated into these
@@ -22,9 +24,3 @@ class StorageUnavailable(LogpipeError):
     """A store cannot be reached or is restarting; trying again later may work."""
 
     retriable = True
-
-
-class RowsRejected(LogpipeError):
-    """PostgreSQL refused rows because of what they hold; retrying cannot help."""
-
-    retriable = False

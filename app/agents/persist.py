@@ -20,7 +20,9 @@ from typing import Any, cast
 
 import aiopg
 import orjson
+from aiokafka.errors import KafkaError
 from faust import Stream
+from faust.exceptions import ProducerSendError
 from faust.types import EventT, StreamT
 
 from app import tracing
@@ -111,9 +113,32 @@ async def _retry(operation: Any) -> Any:
     )
 
 
+Record = tuple[str, bytes | None, bytes, int | None, list[tuple[str, bytes]] | None]
+
+
+async def produce_all(records: list[Record]) -> None:
+    """Produce and wait for every acknowledgement; while the broker is away, retry (the partition waits).
+
+    A retry may write a record twice: dead letters are at-least-once, and a
+    count delta delivered twice is folded in once.
+    """
+    delay = 0.1
+    while True:
+        try:
+            futures = [
+                await app.producer.send(topic, key, value, part, None, hdrs)
+                for topic, key, value, part, hdrs in records
+            ]
+            await asyncio.gather(*futures)
+            return
+        except (KafkaError, ProducerSendError) as exc:
+            log.warning("producing %d records failed (%s); retrying in %.1fs", len(records), exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, settings.pg_retry_max_delay)
+
+
 async def _dead_letter(letters: list[DeadLetter]) -> None:
-    pending = [await app.producer.send(DLQ, d.key, d.value, None, None, d.headers()) for d in letters]
-    await asyncio.gather(*pending)
+    await produce_all([(DLQ, d.key, d.value, None, d.headers()) for d in letters])
     for letter in letters:
         EVENTS_DEAD_LETTERED.labels(letter.error.value).inc()
 
@@ -123,11 +148,9 @@ async def relay_deltas(pool: aiopg.Pool, partition: int) -> None:
     pending = await _retry(lambda: postgres.pending_deltas(pool, partition))
     if not pending:
         return
-    futures = [
-        await app.producer.send(COUNTS, None, orjson.dumps({"p": partition, "o": offset, "c": delta}), 0, None, None)
-        for offset, delta in pending
-    ]
-    await asyncio.gather(*futures)
+    await produce_all(
+        [(COUNTS, None, orjson.dumps({"p": partition, "o": offset, "c": delta}), 0, None) for offset, delta in pending]
+    )
     await _retry(lambda: postgres.forget_deltas(pool, partition, pending[-1][0]))
 
 

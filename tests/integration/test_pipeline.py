@@ -122,3 +122,21 @@ async def test_postgres_outage_loses_and_duplicates_nothing(
         assert query(database_url, "SELECT count(*), count(DISTINCT message) FROM logs") == [(1000, 1000)]
         await wait_for(lambda: stats_match_rows(worker, database_url), timeout=30, what="stats = rows")
         print(f"\nall 1,000 rows {waited:.1f}s after PostgreSQL came back, none twice")
+
+
+async def test_a_row_postgres_refuses_is_dead_lettered_and_the_rest_stored(
+    workers: WorkerFactory, broker: str, database_url: str
+) -> None:
+    workers.make().start()
+    poison = orjson.dumps({"message": "poison", "source": "p", "metadata": {"note": "nul \u0000 inside"}})
+    await produce(
+        broker, "logs.raw", [*(good_event(i) for i in range(100)), poison, *(good_event(i) for i in range(100, 200))]
+    )
+    await wait_for(lambda: row_count(database_url) >= 200, timeout=60, what="200 rows")
+    await wait_drained(broker, workers.app_id)
+    assert row_count(database_url) == 200
+    (letter,) = await read_all(broker, "logs.dlq", expect=1)
+    assert letter.headers["error"] == b"rejected_by_database"
+    assert letter.headers["source_topic"] == b"logs.events"
+    assert orjson.loads(letter.value)["message"] == "poison"
+    print(f"\npoison row dead-lettered: {letter.headers['error_detail'].decode()[:80]}")
