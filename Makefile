@@ -55,8 +55,8 @@ schema: $(STAMP) ## regenerate schemas/log-event.schema.json from the model
 	$(BIN)/python -m app.schema > schemas/log-event.schema.json
 
 .PHONY: bench
-bench: ## benchmarks (not yet)
-	@echo "make bench: not yet - the benchmark harness is still to come"
+bench: $(STAMP) ## measure throughput and latency against the ceilings (BENCH_ARGS="--rows 1000000" to shorten)
+	@$(BIN)/python -m bench $(BENCH_ARGS)
 
 .PHONY: clean
 clean: ## remove .venv and var/ (all local data)

@@ -1,0 +1,149 @@
+"""``python -m bench`` (``make bench``): measure, print a table with the targets, write JSON.
+
+Starts its own broker and worker (fresh database ``logpipe_bench`` on the
+PostgreSQL that ``DATABASE_URL`` names, or an embedded one), so runs are
+comparable; measures the ceilings first, on the same machine in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psutil
+
+from bench import ceilings, paths, queries
+from bench.stack import VAR, Stack, stack
+
+TARGETS = {
+    "kafka_path_events_per_s": ">= 35,000 (>= 0.4 x COPY)",
+    "http_batch_events_per_s": ">= 25,000",
+    "single_post_p99_ms": "< 10 ms at 2,000 req/s",
+    "e2e_p99_ms": "< 200 ms at 5,000 events/s",
+    "query_worst_p95_ms": "< 20 ms (10M rows)",
+    "stats_p99_ms": "< 5 ms",
+    "worker_rss_mb": "< 300 MB",
+}
+
+
+def step(message: str) -> None:
+    print(f"bench | {message}", file=sys.stderr, flush=True)
+
+
+async def run(args: argparse.Namespace, s: Stack) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "settings": {k: str(v) for k, v in vars(args).items()},
+    }
+    url = s.worker.url
+    step(f"ceilings: plain aiokafka and PostgreSQL with {args.ceiling_events:,} events ...")
+    sample = paths.make_events(args.ceiling_events, seed="ceiling")
+    result["broker_ceiling"] = await ceilings.broker_ceiling(s.bootstrap, [orjson.dumps(e) for e in sample])
+    result["postgres_ceiling"] = ceilings.postgres_ceiling(s.database_url, sample)
+    step(f"Kafka path: {args.events:,} events to logs.raw ...")
+    result["kafka_path"] = await paths.kafka_path(s.bootstrap, s.database_url, args.events)
+    step(f"HTTP path: {args.http_events:,} events in batches by 8 clients ...")
+    result["http_path"] = await paths.http_path(url, s.database_url, args.http_events)
+    step(f"single-event POST, open loop at {args.rate:,} req/s for {args.seconds}s ...")
+    result["single_post"] = await paths.open_loop_posts(url, args.rate, args.seconds)
+    step(f"end to end at {args.e2e_rate:,} events/s for {args.seconds}s ...")
+    result["end_to_end"] = await paths.end_to_end(url, s.database_url, args.e2e_rate, args.seconds)
+    result["worker_rss_mb"] = psutil.Process(s.worker.process.pid).memory_info().rss / 2**20  # type: ignore[union-attr]
+    step(f"seeding {args.rows:,} rows for query latency ...")
+    result["seed_seconds"] = queries.seed(s.database_url, args.rows)
+    step("query and stats latency ...")
+    result["queries_ms"] = await queries.query_latency(url, args.repeats)
+    result["stats_ms"] = await queries.stats_latency(url, args.repeats * 4)
+    copy = result["postgres_ceiling"]["copy_per_s"]
+    result["summary"] = {
+        "kafka_path_events_per_s": result["kafka_path"]["events_per_s"],
+        "kafka_path_vs_copy": result["kafka_path"]["events_per_s"] / copy,
+        "http_batch_events_per_s": result["http_path"]["events_per_s"],
+        "single_post_p99_ms": result["single_post"]["p99"],
+        "e2e_p99_ms": result["end_to_end"]["p99"],
+        "query_worst_p95_ms": result["queries_ms"]["all"]["worst_p95"],
+        "stats_p99_ms": result["stats_ms"]["p99"],
+        "worker_rss_mb": result["worker_rss_mb"],
+    }
+    return result
+
+
+def table(result: dict[str, Any]) -> str:
+    b, p = result["broker_ceiling"], result["postgres_ceiling"]
+    k, h, sp, e = result["kafka_path"], result["http_path"], result["single_post"], result["end_to_end"]
+    rows = [
+        ("ceiling: aiokafka produce", f"{b['produce_per_s']:,.0f} msg/s", ""),
+        ("ceiling: aiokafka consume + orjson", f"{b['consume_per_s']:,.0f} msg/s", ""),
+        ("ceiling: PostgreSQL COPY", f"{p['copy_per_s']:,.0f} rows/s", ""),
+        ("ceiling: persist statement (no Faust)", f"{p['statement_per_s']:,.0f} rows/s", ""),
+        (
+            "logs.raw -> PostgreSQL",
+            f"{k['events_per_s']:,.0f} events/s ({k['events_per_s'] / p['copy_per_s']:.2f} x COPY)",
+            TARGETS["kafka_path_events_per_s"],
+        ),
+        ("HTTP batch -> PostgreSQL", f"{h['events_per_s']:,.0f} events/s", TARGETS["http_batch_events_per_s"]),
+        (
+            f"single POST at {sp['rate']:,.0f}/s",
+            f"p50 {sp['p50']:.1f} / p99 {sp['p99']:.1f} / p99.9 {sp['p99.9']:.1f} ms ({sp['errors']} errors)",
+            TARGETS["single_post_p99_ms"],
+        ),
+        (f"end to end at {e['rate']:,.0f}/s", f"p50 {e['p50']:.0f} / p99 {e['p99']:.0f} ms", TARGETS["e2e_p99_ms"]),
+    ]
+    for name, q in result["queries_ms"].items():
+        if name != "all":
+            rows.append((f"query: {name}", f"p50 {q['p50']:.1f} / p95 {q['p95']:.1f} / p99 {q['p99']:.1f} ms", ""))
+    rows.append(
+        ("query: worst p95", f"{result['queries_ms']['all']['worst_p95']:.1f} ms", TARGETS["query_worst_p95_ms"])
+    )
+    rows.append(
+        (
+            "stats",
+            f"p50 {result['stats_ms']['p50']:.1f} / p99 {result['stats_ms']['p99']:.1f} ms",
+            TARGETS["stats_p99_ms"],
+        )
+    )
+    rows.append(("worker RSS", f"{result['worker_rss_mb']:.0f} MB", TARGETS["worker_rss_mb"]))
+    width = max(len(r[0]) for r in rows)
+    mwidth = max(len(r[1]) for r in rows)
+    lines = [f"{'figure':<{width}}  {'measured':<{mwidth}}  target", "-" * (width + mwidth + 30)]
+    lines += [f"{n:<{width}}  {m:<{mwidth}}  {t}" for n, m, t in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=200_000, help="events through logs.raw (default 200,000)")
+    parser.add_argument("--http-events", type=int, default=100_000, help="events through HTTP batches")
+    parser.add_argument("--ceiling-events", type=int, default=100_000, help="events for the ceilings")
+    parser.add_argument("--rate", type=float, default=2000, help="single-event POSTs per second")
+    parser.add_argument("--e2e-rate", type=float, default=5000, help="events per second for end-to-end latency")
+    parser.add_argument("--seconds", type=float, default=10, help="duration of each fixed-rate run")
+    parser.add_argument("--rows", type=int, default=10_000_000, help="rows seeded for query latency (default 10M)")
+    parser.add_argument("--repeats", type=int, default=50, help="requests per query kind")
+    parser.add_argument("--out", type=Path, default=VAR / "latest.json")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    database_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/logpipe")
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    step("starting a broker and a worker (fresh database logpipe_bench) ...")
+    with stack(database_url, redis_url, CACHE_QUERY_TTL="0", CACHE_STATS_TTL="0") as s:
+        result = asyncio.run(run(args, s))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    print(table(result))
+    step(f"done in {time.perf_counter() - started:.0f}s; written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

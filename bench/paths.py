@@ -1,0 +1,156 @@
+"""The pipeline's own paths, end to end: logs.raw → rows, HTTP → rows, request latency."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import orjson
+import psycopg2
+
+from tests.support.kafka import produce
+
+LEVELS = ("INFO", "WARN", "ERROR", "DEBUG")
+
+
+def make_events(n: int, *, seed: str = "bench") -> list[dict[str, Any]]:
+    """Wire-format events like real ones: varied level and source, a short message, small metadata."""
+    now = datetime.now(UTC).isoformat()
+    return [
+        {
+            "id": str(uuid.uuid4()),
+            "timestamp": now,
+            "level": LEVELS[i % 4],
+            "message": f"{seed} request {i} served in {i % 997} ms for user {i % 5003}",
+            "source": f"svc-{i % 25}",
+            "organization_id": f"org-{i % 7}",
+            "trace_id": None,
+            "metadata": {"route": "/api/orders", "status": 200 + i % 3},
+        }
+        for i in range(n)
+    ]
+
+
+def row_count(database_url: str) -> int:
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM logs")
+        (n,) = cur.fetchone()
+    conn.close()
+    return int(n)
+
+
+async def wait_rows(database_url: str, target: int, limit_s: float) -> float:
+    """Seconds until ``target`` rows exist (polled every 50 ms)."""
+    started = time.perf_counter()
+    while row_count(database_url) < target:
+        if time.perf_counter() - started > limit_s:
+            raise TimeoutError(f"{row_count(database_url)} of {target} rows after {limit_s:.0f}s")
+        await asyncio.sleep(0.05)
+    return time.perf_counter() - started
+
+
+async def kafka_path(bootstrap: str, database_url: str, n: int) -> dict[str, float]:
+    """N events produced to logs.raw as fast as a plain producer can; time until all are rows."""
+    base = row_count(database_url)
+    values = [orjson.dumps(e) for e in make_events(n, seed="raw")]
+    started = time.perf_counter()
+    await produce(bootstrap, "logs.raw", values)
+    produced = time.perf_counter() - started
+    await wait_rows(database_url, base + n, limit_s=max(120, n / 1000))
+    total = time.perf_counter() - started
+    return {"events": n, "produce_s": produced, "seconds": total, "events_per_s": n / total}
+
+
+async def http_path(url: str, database_url: str, n: int, *, clients: int = 8, batch: int = 500) -> dict[str, float]:
+    """N events through POST /api/v1/logs/batch by concurrent clients; time until all are rows."""
+    base = row_count(database_url)
+    bodies = [orjson.dumps(make_events(batch, seed="http")) for _ in range(max(n // batch, 1))]
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+
+    async def client(http: aiohttp.ClientSession) -> None:
+        while not queue.empty():
+            body = queue.get_nowait()
+            async with http.post(f"{url}/api/v1/logs/batch", data=body) as response:
+                if response.status != 202:
+                    raise RuntimeError(f"batch refused: {response.status} {await response.text()}")
+
+    started = time.perf_counter()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients)) as http:
+        await asyncio.gather(*(client(http) for _ in range(clients)))
+    accepted = time.perf_counter() - started
+    total_events = len(bodies) * batch
+    await wait_rows(database_url, base + total_events, limit_s=max(120, total_events / 1000))
+    total = time.perf_counter() - started
+    return {"events": total_events, "accept_s": accepted, "seconds": total, "events_per_s": total_events / total}
+
+
+def percentiles(samples: list[float], *points: float) -> dict[str, float]:
+    ordered = sorted(samples)
+    if not ordered:
+        return {f"p{p:g}": float("nan") for p in points}
+    return {f"p{p:g}": ordered[min(int(len(ordered) * p / 100), len(ordered) - 1)] for p in points}
+
+
+async def open_loop_posts(url: str, rate: float, seconds: float) -> dict[str, float]:
+    """Single-event POSTs sent on a fixed schedule, not when the previous answered (no coordinated
+    omission): each latency is measured from when its request was *due*."""
+    total = int(rate * seconds)
+    latencies: list[float] = []
+    errors = 0
+    body = orjson.dumps({"level": "INFO", "message": "open loop", "source": "bench"})
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+
+        async def one(due: float) -> None:
+            nonlocal errors
+            await asyncio.sleep(max(due - time.perf_counter(), 0))
+            try:
+                async with http.post(f"{url}/api/v1/logs", data=body) as response:
+                    await response.read()
+                    if response.status != 202:
+                        errors += 1
+            except aiohttp.ClientError:
+                errors += 1
+            latencies.append(time.perf_counter() - due)
+
+        start = time.perf_counter() + 0.1
+        await asyncio.gather(*(one(start + i / rate) for i in range(total)))
+    ms = [x * 1000 for x in latencies]
+    return {"rate": rate, "requests": total, "errors": errors, **percentiles(ms, 50, 99, 99.9)}
+
+
+async def end_to_end(url: str, database_url: str, rate: float, seconds: float, batch: int = 50) -> dict[str, float]:
+    """Events POSTed at ``rate``/s in small batches; latency = row inserted (received_at) - event timestamp."""
+    marker = f"e2e-{uuid.uuid4().hex[:8]}"
+    sends = int(rate * seconds / batch)
+    async with aiohttp.ClientSession() as http:
+
+        async def one(due: float) -> None:
+            await asyncio.sleep(max(due - time.perf_counter(), 0))
+            now = datetime.now(UTC).isoformat()
+            events = [{"message": f"{marker} {i}", "source": marker, "timestamp": now} for i in range(batch)]
+            async with http.post(f"{url}/api/v1/logs/batch", data=orjson.dumps(events)) as response:
+                await response.read()
+
+        start = time.perf_counter() + 0.1
+        await asyncio.gather(*(one(start + i * batch / rate) for i in range(sends)))
+    expected = sends * batch
+    deadline = time.perf_counter() + 60
+    rows: list[Any] = []
+    while time.perf_counter() < deadline:
+        with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+            cur.execute(
+                'SELECT extract(epoch FROM received_at - "timestamp") * 1000 FROM logs WHERE source = %s', (marker,)
+            )
+            rows = cur.fetchall()
+        conn.close()
+        if len(rows) >= expected:
+            break
+        await asyncio.sleep(0.2)
+    ms = [float(r[0]) for r in rows]
+    return {"rate": rate, "events": len(ms), **percentiles(ms, 50, 99)}
