@@ -131,12 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=10_000_000, help="rows seeded for query latency (default 10M)")
     parser.add_argument("--repeats", type=int, default=50, help="requests per query kind")
     parser.add_argument("--out", type=Path, default=VAR / "latest.json")
+    parser.add_argument("--work-dir", type=Path, default=VAR, help="where the bench's broker and worker keep data")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     database_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/logpipe")
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     step("starting a broker and a worker (fresh database logpipe_bench) ...")
-    with stack(database_url, redis_url, CACHE_QUERY_TTL="0", CACHE_STATS_TTL="0") as s:
+    with stack(database_url, redis_url, args.work_dir, CACHE_QUERY_TTL="0", CACHE_STATS_TTL="0") as s:
         result = asyncio.run(run(args, s))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")

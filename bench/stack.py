@@ -39,13 +39,14 @@ def _fresh_database(server_url: str, name: str) -> str:
 
 
 @contextmanager
-def stack(database_url: str, redis_url: str, **worker_settings: str) -> Iterator[Stack]:
+def stack(database_url: str, redis_url: str, work_dir: Path = VAR, **worker_settings: str) -> Iterator[Stack]:
     """Start a broker and a worker on free ports with a fresh database; stop them afterwards."""
-    shutil.rmtree(VAR / "run", ignore_errors=True)
-    (VAR / "run").mkdir(parents=True)
-    broker = ensure_broker(f"kafka://127.0.0.1:{free_port()}", VAR / "run" / "broker", VAR / "run" / "broker.log")
-    postgres = ensure_postgres(database_url, VAR / "postgres", VAR / "postgres.log")
-    redis = ensure_redis(redis_url, VAR / "redis", VAR / "redis.log")
+    run = work_dir / "run"
+    shutil.rmtree(run, ignore_errors=True)
+    run.mkdir(parents=True)
+    broker = ensure_broker(f"kafka://127.0.0.1:{free_port()}", run / "broker", run / "broker.log")
+    postgres = ensure_postgres(database_url, work_dir / "postgres", work_dir / "postgres.log")
+    redis = ensure_redis(redis_url, work_dir / "redis", work_dir / "redis.log")
     db = _fresh_database(postgres.url, "logpipe_bench")
     app_id = f"bench-{uuid.uuid4().hex[:6]}"
     port = free_port()
@@ -54,11 +55,11 @@ def stack(database_url: str, redis_url: str, **worker_settings: str) -> Iterator
         database_url=db,
         redis_url=redis.url,
         app_id=app_id,
-        data_dir=VAR / "run" / "worker",
+        data_dir=run / "worker",
         port=port,
     )
     env.update({"LOG_FORMAT": "json", "LOG_LEVEL": "warning", **worker_settings})
-    worker = Worker("bench", port, env, VAR / "run" / "worker.log")
+    worker = Worker("bench", port, env, run / "worker.log")
     try:
         worker.start()
         deadline = time.monotonic() + 60

@@ -6,9 +6,11 @@ A smoke run, not a measurement: `make bench` is where the numbers come from.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +18,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_bench_smoke(tmp_path: Path) -> None:
+def test_bench_smoke(tmp_path: Path, postgres_server: Any) -> None:
     out = tmp_path / "bench.json"
     args = [
         sys.executable,
@@ -41,7 +43,8 @@ def test_bench_smoke(tmp_path: Path) -> None:
         "--out",
         str(out),
     ]
-    result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    env = {**os.environ, "DATABASE_URL": postgres_server.url.rsplit("/", 1)[0] + "/logpipe_bench"}
+    result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=240, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(out.read_text())["summary"]
     assert set(summary) == {
