@@ -51,3 +51,8 @@ async def json_errors(request: aioweb.Request, handler: Handler) -> aioweb.Strea
         return cast(
             aioweb.Response, error_response(500, "internal_error", "the server failed to answer; the error is logged")
         )
+
+
+def database_unavailable(reason: str = "PostgreSQL is not reachable yet") -> web.Response:
+    """503 for a read that needs PostgreSQL while it is away (ingest does not: it goes to Kafka)."""
+    return error_response(503, "database_unavailable", reason, retry_after=2)

@@ -19,7 +19,7 @@ from app.app import app, cache, database, settings
 from app.errors import StorageUnavailable
 from app.query import LogQuery, Params, QueryError, java_event, next_cursor, parse_query, row_to_event
 from app.storage import reads
-from app.web.errors import error_response
+from app.web.errors import database_unavailable, error_response
 from app.web.ingest import IngestOne
 
 CACHE_SCOPE = "all"  # who may see a cached answer; tenant keys narrow it
@@ -66,12 +66,12 @@ async def answer_query(view: web.View, request: web.Request, *, spring_paging: b
     if settings.cache_query_ttl and (cached := await cache.get("query", key)) is not None:
         return view.bytes(cached, content_type="application/json")
     if not database.is_ready:
-        return error_response(503, "database_unavailable", "PostgreSQL is not reachable yet", retry_after=2)
+        return database_unavailable()
     try:
         rows = await reads.fetch_page(database.pool, query)
         total = await reads.count_matching(database.pool, query) if query.page is not None else None
     except StorageUnavailable as exc:
-        return error_response(503, "database_unavailable", str(exc), retry_after=2)
+        return database_unavailable(str(exc))
     body = orjson.dumps(page_body(query, rows, total))
     if settings.cache_query_ttl:
         await cache.set(key, body, settings.cache_query_ttl)
@@ -99,11 +99,11 @@ for path in ("/gateway/api/query/logs", "/gateway/api/query/search"):
 class OneLog(web.View):
     async def get(self, request: web.Request, event_id: str) -> web.Response:
         if not database.is_ready:
-            return error_response(503, "database_unavailable", "PostgreSQL is not reachable yet", retry_after=2)
+            return database_unavailable()
         try:
             row = await reads.get_event(database.pool, uuid.UUID(event_id))
         except StorageUnavailable as exc:
-            return error_response(503, "database_unavailable", str(exc), retry_after=2)
+            return database_unavailable(str(exc))
         if row is None:
             return error_response(404, "not_found", f"no event with id {event_id}")
         return self.json(java_event(row_to_event(row)))

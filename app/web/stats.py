@@ -19,7 +19,7 @@ from app.app import app, cache, database, settings
 from app.errors import StorageUnavailable
 from app.storage import reads
 from app.tables.counts import ROUTING_KEY, counts, current_stats
-from app.web.errors import error_response
+from app.web.errors import database_unavailable, error_response
 
 MAX_HOURS_BACK = 24 * 365
 
@@ -54,12 +54,12 @@ class Stats(web.View):
         if settings.cache_stats_ttl and (cached := await cache.get("stats", key)) is not None:
             return self.bytes(cached, content_type="application/json")
         if not database.is_ready:
-            return error_response(503, "database_unavailable", "PostgreSQL is not reachable yet", retry_after=2)
+            return database_unavailable()
         since = datetime.now(UTC) - timedelta(hours=hours)
         try:
             levels = await reads.level_counts_since(database.pool, since)
         except StorageUnavailable as exc:
-            return error_response(503, "database_unavailable", str(exc), retry_after=2)
+            return database_unavailable(str(exc))
         body = orjson.dumps(
             {
                 **current_stats(),
