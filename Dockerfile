@@ -11,7 +11,9 @@ WORKDIR /srv/logpipe
 # Dependencies first (cached while only the code changes), at the versions the tests passed with.
 COPY setup.cfg pyproject.toml constraints.txt README.md ./
 COPY app/__init__.py app/__init__.py
-RUN pip install -c constraints.txt -e '.[tracing]' && rm -rf app
+COPY devstack/__init__.py devstack/__init__.py
+# editable: the code stays in /srv/logpipe, next to schemas/ (app/storage/migrate.py reads ../schemas)
+RUN pip install --no-cache-dir -c constraints.txt -e '.[tracing]' && rm -rf app devstack
 
 # migrations are read from schemas/ next to app/
 COPY app app

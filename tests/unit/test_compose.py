@@ -20,7 +20,8 @@ def compose() -> dict[str, Any]:
 
 
 def workers() -> dict[str, Any]:
-    return {name: svc for name, svc in compose()["services"].items() if "build" in svc}
+    """Every service built from this repository or named ``worker-*``."""
+    return {name: svc for name, svc in compose()["services"].items() if "build" in svc or name.startswith("worker-")}
 
 
 def test_every_service_has_a_healthcheck_and_waits_for_healthy_dependencies() -> None:
@@ -66,6 +67,8 @@ def test_workers_reach_each_other_and_prometheus_scrapes_each() -> None:
     found = workers()
     assert len(found) >= 2
     for name, service in found.items():
+        assert (COMPOSE / service["build"]["context"]).resolve() == ROOT, f"{name} is not built from the repo"
+        assert [p.rsplit(":", 1)[1] for p in service["ports"]] == ["6066"], name
         env = service["environment"]
         assert env["WEB_HOST"] == name, "peers forward stats requests to WEB_HOST"
         assert env["WEB_BIND"] == "0.0.0.0"
@@ -74,6 +77,9 @@ def test_workers_reach_each_other_and_prometheus_scrapes_each() -> None:
     (job,) = [j for j in prometheus["scrape_configs"] if j["job_name"] == "logpipe"]
     targets = {t for config in job["static_configs"] for t in config["targets"]}
     assert targets == {f"{name}:6066" for name in found}
+    assert job.get("metrics_path", "/metrics") == "/metrics"
+    host_ports = [p.split(":")[0] for svc in found.values() for p in svc["ports"]]
+    assert len(set(host_ports)) == len(host_ports), "each worker needs its own host port"
     assert prometheus["rule_files"] == ["/etc/prometheus/alerts.yml"]
 
 
