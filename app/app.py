@@ -96,4 +96,4 @@ app.add_dependency(cache)
 
 # Register agents, tables and views (they import `app` from here).
 from app import agents, tables  # noqa: E402, F401
-from app.web import health, ingest, metrics, openapi, query, stats  # noqa: E402, F401
+from app.web import dlq, health, ingest, metrics, openapi, query, stats  # noqa: E402, F401

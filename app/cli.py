@@ -184,5 +184,79 @@ def stats(url: str, as_json: bool) -> None:
     click.echo("last minutes: " + ", ".join(f"{m['minute'][11:16]} {m['count']}" for m in last))
 
 
+def _http(method: str, url: str, body: Any = None) -> Any:
+    import urllib.error
+    import urllib.request
+
+    data = orjson.dumps(body) if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - operator's URL
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            return orjson.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise click.ClickException(f"{url} answered {exc.code}: {exc.read().decode(errors='replace')}") from exc
+    except OSError as exc:
+        raise click.ClickException(f"cannot reach {url}: {exc}") from exc
+
+
+@main.group()
+def dlq() -> None:
+    """Inspect and replay dead letters (records that could not become rows)."""
+
+
+@dlq.command("list")
+@click.option("--url", default=DEFAULT_URL, show_default=True, help="A worker's HTTP address.")
+@click.option("--reason", help="only this reason, e.g. invalid, not_json, bad_utf8")
+@click.option("--since", help="failed at or after (ISO 8601)")
+@click.option("--limit", default=50, show_default=True)
+def dlq_list(url: str, reason: str | None, since: str | None, limit: int) -> None:
+    """List dead letters, newest first: id, reason, why, and the original bytes.
+
+    \b
+    Example:
+      logpipe dlq list --reason invalid --limit 20
+    """
+    from urllib.parse import urlencode
+
+    query = urlencode({k: v for k, v in {"reason": reason, "since": since, "limit": limit}.items() if v})
+    page = _http("GET", f"{url}/api/v1/dlq?{query}")
+    for letter in page["content"]:
+        value = letter["value"]["value"]
+        click.echo(f"{letter['id']:<10} {letter['failed_at'][:19]}  {letter['reason']:<20} {letter['detail'][:80]}")
+        click.echo(f"           {letter['value']['encoding']}: {value[:160]}")
+    if not page["content"]:
+        click.echo("no dead letters")
+
+
+@dlq.command("replay")
+@click.option("--url", default=DEFAULT_URL, show_default=True, help="A worker's HTTP address.")
+@click.option("--reason", help="replay the letters of this reason")
+@click.option("--since", help="failed at or after (ISO 8601)")
+@click.option("--until", help="failed at or before (ISO 8601)")
+@click.option("--id", "ids", multiple=True, help="a dead-letter id (partition:offset), repeatable")
+@click.option("--patch", help='a JSON merge patch applied first, e.g. \'{"level": "WARN"}\'')
+def dlq_replay(
+    url: str, reason: str | None, since: str | None, until: str | None, ids: tuple[str, ...], patch: str | None
+) -> None:
+    """Resend dead letters to logs.raw, optionally fixed by a JSON merge patch.
+
+    A replayed event keeps its original id, so replaying twice stores it once.
+
+    \b
+    Example:
+      logpipe dlq replay --id 2:41 --patch '{"level": "WARN"}'
+    """
+    body: dict[str, Any] = {"reason": reason, "since": since, "until": until, "ids": list(ids) or None}
+    if patch:
+        try:
+            body["patch"] = orjson.loads(patch)
+        except orjson.JSONDecodeError as exc:
+            raise click.BadParameter(f"not JSON: {exc}", param_hint="--patch") from exc
+    outcome = _http("POST", f"{url}/api/v1/dlq/replay", {k: v for k, v in body.items() if v is not None})
+    click.echo(f"selected {outcome['selected']}: {outcome['replayed']} replayed, {outcome['failed']} failed again")
+    for error in outcome["errors"][:20]:
+        click.echo(f"  {error['id']}: {error['message']}", err=True)
+
+
 if __name__ == "__main__":
     main()

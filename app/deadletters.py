@@ -34,6 +34,7 @@ class DeadLetter:
     source_topic: str
     source_partition: int
     source_offset: int
+    source_timestamp_ms: int = 0  # the source record's timestamp: replay derives the same id from it
     failed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def headers(self) -> list[tuple[str, bytes]]:
@@ -44,5 +45,6 @@ class DeadLetter:
             ("source_topic", self.source_topic.encode()),
             ("source_partition", str(self.source_partition).encode()),
             ("source_offset", str(self.source_offset).encode()),
+            ("source_timestamp", str(self.source_timestamp_ms).encode()),
             ("failed_at", self.failed_at.isoformat().encode()),
         ]

@@ -38,6 +38,7 @@ EVENTS_VALIDATED: Final = Counter("logpipe_events_validated_total", "logs.raw re
 EVENTS_DEAD_LETTERED: Final = Counter(
     "logpipe_events_dead_lettered_total", "Records written to logs.dlq, by reason.", ["reason"]
 )
+EVENTS_REPLAYED: Final = Counter("logpipe_events_replayed_total", "Dead letters resent to logs.raw by a replay.")
 EVENTS_PERSISTED: Final = Counter("logpipe_events_persisted_total", "Rows inserted into PostgreSQL.")
 EVENTS_DUPLICATE: Final = Counter(
     "logpipe_events_duplicate_total", "Events skipped because their id was already stored (replays)."

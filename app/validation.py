@@ -42,6 +42,7 @@ def validate_record(record: RawRecord, max_bytes: int) -> dict[str, Any] | DeadL
             source_topic=record.topic,
             source_partition=record.partition,
             source_offset=record.offset,
+            source_timestamp_ms=record.timestamp_ms,
         )
 
     if len(value) > max_bytes:

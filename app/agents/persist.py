@@ -103,7 +103,7 @@ def rejected_letters(group: PartitionBatch, rejected: list[tuple[dict[str, Any],
     ]
 
 
-async def _retry(operation: Any) -> Any:
+async def retry_storage(operation: Any) -> Any:
     def on_retry(exc: StorageUnavailable, delay: float) -> None:
         POSTGRES_RETRIES.inc()
         log.warning("%s; retrying the batch in %.1fs", exc, delay)
@@ -145,13 +145,13 @@ async def _dead_letter(letters: list[DeadLetter]) -> None:
 
 async def relay_deltas(pool: aiopg.Pool, partition: int) -> None:
     """Put the recorded count deltas of ``partition`` on ``logs.counts``, oldest first, then forget them."""
-    pending = await _retry(lambda: postgres.pending_deltas(pool, partition))
+    pending = await retry_storage(lambda: postgres.pending_deltas(pool, partition))
     if not pending:
         return
     await produce_all(
         [(COUNTS, None, orjson.dumps({"p": partition, "o": offset, "c": delta}), 0, None) for offset, delta in pending]
     )
-    await _retry(lambda: postgres.forget_deltas(pool, partition, pending[-1][0]))
+    await retry_storage(lambda: postgres.forget_deltas(pool, partition, pending[-1][0]))
 
 
 async def persist_group(pool: aiopg.Pool, group: PartitionBatch) -> int:
@@ -164,7 +164,7 @@ async def _persist_group(pool: aiopg.Pool, group: PartitionBatch) -> int:
     inserted = 0
     if group.events:
         started = time.perf_counter()
-        result = await _retry(
+        result = await retry_storage(
             lambda: postgres.persist_batch(pool, group.events, partition=group.partition, end_offset=group.end_offset)
         )
         PERSIST_BATCH_SECONDS.observe(time.perf_counter() - started)

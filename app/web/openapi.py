@@ -23,10 +23,13 @@ from app.models import LogEvent
 from app.web.schemas import (
     Accepted,
     BatchAccepted,
+    DeadLetterPage,
     ErrorOut,
     EventOut,
     LogPage,
     ReadyOut,
+    ReplayOut,
+    ReplayRequest,
     StatsOut,
     StatusOut,
 )
@@ -51,7 +54,7 @@ class Operation:
     tag: str
     responses: Responses
     params: tuple[Param, ...] = ()
-    body: str | None = None  # "event" | "batch"
+    body: str | None = None  # "event" | "batch" | "replay"
     produces: str = "application/json"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -103,6 +106,28 @@ OPERATIONS: Final = (
     Operation("get", "/api/v1/stats", "Live counts", "stats", _STATS, _HOURS_BACK),
     Operation("get", "/api/v1/logs/stats", "Live counts (Java route)", "stats", _STATS, _HOURS_BACK),
     Operation("get", "/gateway/api/query/stats", "Live counts (Java route)", "stats", _STATS, _HOURS_BACK),
+    Operation(
+        "get",
+        "/api/v1/dlq",
+        "List dead letters",
+        "dead letters",
+        {200: DeadLetterPage, 400: ErrorOut, 503: ErrorOut},
+        (
+            Param("reason", "too_large, bad_utf8, not_json, not_object, invalid, rejected_by_database."),
+            Param("since", "Failed at or after (ISO 8601)."),
+            Param("until", "Failed at or before (ISO 8601)."),
+            Param("limit", "1-500, default 50.", "integer"),
+            Param("cursor", "From `next_cursor`."),
+        ),
+    ),
+    Operation(
+        "post",
+        "/api/v1/dlq/replay",
+        "Replay dead letters to logs.raw, optionally patched",
+        "dead letters",
+        {200: ReplayOut, 400: ErrorOut, 503: ErrorOut},
+        body="replay",
+    ),
     Operation("get", "/health", "Liveness", "health", {200: StatusOut}),
     Operation("get", "/actuator/health", "Liveness (Java route)", "health", {200: StatusOut}),
     Operation("get", "/producer/api/logs/health", "Liveness (Java route)", "health", {200: StatusOut}),
@@ -138,6 +163,10 @@ def build_openapi() -> dict[str, Any]:
                 "application/x-ndjson": {"schema": {"type": "string", "description": "One event per line."}},
             },
         },
+    }
+    bodies["replay"] = {
+        "required": True,
+        "content": {"application/json": {"schema": _schema_ref(ReplayRequest, schemas)}},
     }
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:

@@ -102,3 +102,47 @@ class Check(BaseModel):
 class ReadyOut(BaseModel):
     status: str
     checks: dict[str, Check]
+
+
+class ShownBytes(BaseModel):
+    encoding: str = Field(description="utf-8 when the bytes are valid UTF-8, else base64.")
+    value: str
+
+
+class SourcePosition(BaseModel):
+    topic: str
+    partition: int
+    offset: int
+
+
+class DeadLetterOut(BaseModel):
+    id: str = Field(description="`partition:offset` on logs.dlq; what replay's `ids` takes.")
+    reason: str
+    detail: str
+    source: SourcePosition
+    failed_at: str
+    key: ShownBytes | None
+    value: ShownBytes = Field(description="The original bytes, unchanged.")
+    replayed_at: str | None
+    replay_count: int
+
+
+class DeadLetterPage(BaseModel):
+    content: list[DeadLetterOut]
+    next_cursor: str | None
+
+
+class ReplayRequest(BaseModel):
+    reason: str | None = None
+    since: str | None = None
+    until: str | None = None
+    ids: list[str] | None = None
+    patch: dict[str, Any] | None = Field(None, description="A JSON merge patch (RFC 7386) applied before replay.")
+    limit: int = Field(1000, ge=1, le=10_000)
+
+
+class ReplayOut(BaseModel):
+    selected: int
+    replayed: int = Field(description="Resent to logs.raw (they keep their original id).")
+    failed: int = Field(description="Still not valid events (not resent); see errors.")
+    errors: list[dict[str, Any]]

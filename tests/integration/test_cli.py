@@ -78,6 +78,14 @@ def test_migrate_and_topics_are_idempotent(broker: str, database_url: str) -> No
 
 
 def test_every_command_explains_itself_with_an_example() -> None:
-    for command in (["worker"], ["migrate"], ["topics", "create"], ["send"], ["stats"]):
+    for command in (
+        ["worker"],
+        ["migrate"],
+        ["topics", "create"],
+        ["send"],
+        ["stats"],
+        ["dlq", "list"],
+        ["dlq", "replay"],
+    ):
         shown = logpipe(*command, "--help", env=dict(os.environ))
         assert shown.returncode == 0 and "Example" in shown.stdout, command

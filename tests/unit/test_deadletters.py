@@ -14,6 +14,7 @@ def test_headers_say_why_and_where_from() -> None:
         source_topic="logs.raw",
         source_partition=3,
         source_offset=1234,
+        source_timestamp_ms=1_700_000_000_000,
         failed_at=datetime(2026, 1, 1, tzinfo=UTC),
     )
     assert dict(letter.headers()) == {
@@ -22,6 +23,7 @@ def test_headers_say_why_and_where_from() -> None:
         "source_topic": b"logs.raw",
         "source_partition": b"3",
         "source_offset": b"1234",
+        "source_timestamp": b"1700000000000",
         "failed_at": b"2026-01-01T00:00:00+00:00",
     }
 

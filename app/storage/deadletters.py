@@ -1,0 +1,116 @@
+"""The ``dead_letters`` table: logs.dlq indexed for listing and replay."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+import aiopg
+import orjson
+import psycopg2
+
+from app.errors import StorageUnavailable
+from app.replay import StoredLetter
+
+_COLUMNS: Final = (
+    "dlq_partition, dlq_offset, reason, detail, source_topic, source_partition, source_offset,"
+    " source_timestamp, failed_at, key, value, replayed_at, replay_count"
+)
+_INSERT: Final = f"""
+INSERT INTO dead_letters ({_COLUMNS.rsplit(", replayed_at", 1)[0]})
+SELECT * FROM unnest(%s::int[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::int[], %s::bigint[],
+                     %s::bigint[], %s::timestamptz[], %s::bytea[], %s::bytea[])
+ON CONFLICT DO NOTHING
+"""  # noqa: S608 - constants only
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which dead letters: by reason, time range and/or ``partition:offset`` refs."""
+
+    reason: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    refs: tuple[tuple[int, int], ...] = ()
+
+
+async def _run(pool: aiopg.Pool, sql: str, args: Any, fetch: bool = True) -> list[Any]:
+    try:
+        async with pool.acquire() as conn, conn.cursor() as cur:
+            await cur.execute(sql, args)
+            return list(await cur.fetchall()) if fetch else []
+    except (psycopg2.OperationalError, psycopg2.InterfaceError, OSError, TimeoutError) as exc:
+        raise StorageUnavailable(f"PostgreSQL unavailable: {exc}") from exc
+
+
+async def store(pool: aiopg.Pool, rows: list[tuple[Any, ...]]) -> None:
+    """Keep dead letters read from logs.dlq; a record seen twice is kept once."""
+    if rows:
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        await _run(pool, _INSERT, columns, fetch=False)
+
+
+def _where(selection: Selection) -> tuple[str, list[Any]]:
+    conditions: list[str] = []
+    args: list[Any] = []
+    if selection.reason:
+        conditions.append("reason = %s")
+        args.append(selection.reason)
+    if selection.since:
+        conditions.append("failed_at >= %s")
+        args.append(selection.since)
+    if selection.until:
+        conditions.append("failed_at <= %s")
+        args.append(selection.until)
+    if selection.refs:
+        conditions.append("(dlq_partition, dlq_offset) IN (SELECT * FROM unnest(%s::int[], %s::bigint[]))")
+        args += [[p for p, _ in selection.refs], [o for _, o in selection.refs]]
+    return (" AND ".join(conditions) or "TRUE"), args
+
+
+def encode_cursor(row: Any) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([row[8].isoformat(), row[0], row[1]])).decode().rstrip("=")
+
+
+def decode_cursor(raw: str) -> tuple[str, int, int]:
+    try:
+        failed_at, partition, offset = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        return str(failed_at), int(partition), int(offset)
+    except (ValueError, TypeError, binascii.Error):
+        raise ValueError("cursor: is not a cursor this API returned") from None
+
+
+async def list_letters(pool: aiopg.Pool, selection: Selection, limit: int, cursor: str | None) -> list[Any]:
+    """Newest first, ``limit + 1`` rows (the extra says that more follow)."""
+    where, args = _where(selection)
+    if cursor:
+        where += " AND (failed_at, dlq_partition, dlq_offset) < (%s::timestamptz, %s, %s)"
+        args += list(decode_cursor(cursor))
+    sql = (
+        f"SELECT {_COLUMNS} FROM dead_letters WHERE {where}"  # noqa: S608 - constants and placeholders only
+        " ORDER BY failed_at DESC, dlq_partition DESC, dlq_offset DESC LIMIT %s"
+    )
+    return await _run(pool, sql, [*args, limit + 1])
+
+
+async def select_for_replay(pool: aiopg.Pool, selection: Selection, limit: int) -> list[StoredLetter]:
+    where, args = _where(selection)
+    columns = "dlq_partition, dlq_offset, reason, source_topic, source_partition, source_offset, source_timestamp"
+    order = "ORDER BY failed_at, dlq_partition, dlq_offset LIMIT %s"
+    sql = f"SELECT {columns}, value FROM dead_letters WHERE {where} {order}"  # noqa: S608 - constants and placeholders only
+    rows = await _run(pool, sql, [*args, limit])
+    return [StoredLetter(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bytes(r[7])) for r in rows]
+
+
+async def mark_replayed(pool: aiopg.Pool, refs: list[tuple[int, int]]) -> None:
+    if refs:
+        await _run(
+            pool,
+            "UPDATE dead_letters SET replayed_at = now(), replay_count = replay_count + 1"
+            " WHERE (dlq_partition, dlq_offset) IN (SELECT * FROM unnest(%s::int[], %s::bigint[]))",
+            [[p for p, _ in refs], [o for _, o in refs]],
+            fetch=False,
+        )

@@ -1,0 +1,66 @@
+"""Replaying dead letters: merge patch, the original id kept, still-invalid letters refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from app.models import kafka_record_id
+from app.replay import ReplayRefused, StoredLetter, merge_patch, replay_record, shown_value
+
+
+def letter(value: bytes) -> StoredLetter:
+    return StoredLetter(0, 7, "invalid", "logs.raw", 2, 41, 1_700_000_000_000, value)
+
+
+@pytest.mark.parametrize(
+    ("target", "patch", "expected"),
+    [
+        ({"a": 1, "b": 2}, {"b": 3}, {"a": 1, "b": 3}),
+        ({"a": 1, "b": 2}, {"b": None}, {"a": 1}),
+        ({"a": {"x": 1}}, {"a": {"y": 2}}, {"a": {"x": 1, "y": 2}}),
+        ({"a": [1]}, {"a": [2]}, {"a": [2]}),
+        ("not an object", {"a": 1}, {"a": 1}),
+        ({"a": 1}, "replace", "replace"),
+    ],
+)
+def test_merge_patch(target: Any, patch: Any, expected: Any) -> None:
+    assert merge_patch(target, patch) == expected
+
+
+def test_fixed_letter_keeps_the_id_it_would_have_had() -> None:
+    original = orjson.dumps({"message": "m", "source": "s", "level": "LOUD"})
+    fixed = orjson.loads(replay_record(letter(original), {"level": "WARN"}))
+    assert fixed["level"] == "WARN"
+    assert fixed["id"] == str(kafka_record_id("logs.raw", 2, 41, 1_700_000_000_000, original))
+    assert replay_record(letter(original), {"level": "WARN"}) == replay_record(letter(original), {"level": "WARN"})
+
+
+def test_a_given_id_is_kept() -> None:
+    value = orjson.dumps({"id": "0b6f5c1e-0000-4000-8000-000000000001", "message": "", "source": "s"})
+    assert orjson.loads(replay_record(letter(value), {"message": "fixed"}))["id"].endswith("0001")
+
+
+@pytest.mark.parametrize(
+    ("value", "patch", "text"),
+    [
+        (b'{"message": "", "source": "s"}', None, "message"),
+        (b"not json", None, "not a JSON object"),
+        (b'{"message": "m", "source": "s", "level": "LOUD"}', {"level": "LOUDER"}, "level"),
+    ],
+)
+def test_still_invalid_letters_are_refused(value: bytes, patch: dict[str, Any] | None, text: str) -> None:
+    with pytest.raises(ReplayRefused, match=text):
+        replay_record(letter(value), patch)
+
+
+def test_a_non_json_letter_can_be_replaced_by_its_patch() -> None:
+    replaced = orjson.loads(replay_record(letter(b"garbage"), {"message": "rewritten", "source": "ops"}))
+    assert replaced["message"] == "rewritten"
+
+
+def test_values_are_shown_safely() -> None:
+    assert shown_value(b'{"a": 1}') == {"encoding": "utf-8", "value": '{"a": 1}'}
+    assert shown_value(b"\xff\xfe") == {"encoding": "base64", "value": "//4="}
