@@ -20,6 +20,7 @@ from app.publisher import EnvelopePublisher
 from app.settings import get_settings
 from app.storage.cache import Cache
 from app.storage.database import Database
+from app.tail import TailHub
 from app.topics import EVENTS, create_topics, dlq_topic_max_bytes, topic_specs
 from app.web.errors import json_errors
 from app.web.observe import http_metrics
@@ -91,9 +92,10 @@ publisher = EnvelopePublisher(
     linger=settings.ingest_linger,
     ack_timeout=settings.ingest_ack_timeout,
 )
+tail_hub = TailHub(settings.broker_bootstrap, EVENTS, settings.tail_queue_size)
 app.add_dependency(database)
 app.add_dependency(cache)
 
 # Register agents, tables and views (they import `app` from here).
 from app import agents, tables  # noqa: E402, F401
-from app.web import dlq, health, ingest, metrics, openapi, query, stats  # noqa: E402, F401
+from app.web import dlq, health, ingest, metrics, openapi, query, stats, tail  # noqa: E402, F401

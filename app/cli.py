@@ -258,5 +258,58 @@ def dlq_replay(
         click.echo(f"  {error['id']}: {error['message']}", err=True)
 
 
+@main.command()
+@click.option("--url", default=DEFAULT_URL, show_default=True, help="A worker's HTTP address.")
+@click.option("--level", "levels", multiple=True, help="only this level (repeatable)")
+@click.option("--source", help="only this source")
+@click.option("--org", "organization_id", help="only this organization")
+@click.option("-q", "--query", "text", help="only messages containing every one of these words")
+@click.option("--json", "as_json", is_flag=True, help="print each event as JSON")
+def tail(
+    url: str, levels: tuple[str, ...], source: str | None, organization_id: str | None, text: str | None, as_json: bool
+) -> None:
+    """Follow new events as they arrive (the live tail), until Ctrl-C.
+
+    \b
+    Example:
+      logpipe tail --level ERROR --source api
+    """
+    from urllib.parse import urlencode
+
+    params = [("level", level) for level in levels] + [
+        (k, v) for k, v in (("source", source), ("organization_id", organization_id), ("q", text)) if v
+    ]
+    try:
+        asyncio.run(_follow(f"{url}/api/v1/logs/tail?{urlencode(params)}", as_json))
+    except KeyboardInterrupt:
+        pass
+
+
+async def _follow(url: str, as_json: bool) -> None:
+    import aiohttp
+
+    timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
+    async with aiohttp.ClientSession(timeout=timeout) as http, http.get(url) as response:
+        if response.status != 200:
+            raise click.ClickException(f"{url} answered {response.status}: {await response.text()}")
+        event_name = "message"
+        async for raw in response.content:
+            line = raw.rstrip(b"\r\n")
+            if line == b": listening":
+                click.echo(f"following {url} (Ctrl-C stops)", err=True)
+            elif line.startswith(b"event: "):
+                event_name = line[7:].decode()
+            elif line.startswith(b"data: "):
+                data = orjson.loads(line[6:])
+                if event_name == "dropped":
+                    raise click.ClickException(f"the server dropped this tail: {data.get('reason')}")
+                if as_json:
+                    click.echo(line[6:].decode())
+                else:
+                    click.echo(f"{data['timestamp'][:23]} {data['level']:<5} {data['source']}: {data['message']}")
+            elif not line:
+                event_name = "message"
+
+
 if __name__ == "__main__":
     main()

@@ -64,6 +64,8 @@ EVENT_LATENCY: Final = Histogram(
     "Event timestamp to persisted in PostgreSQL (sampled: up to 64 events per batch).",
     buckets=_LATENCY,
 )
+TAIL_CLIENTS: Final = Gauge("logpipe_tail_clients", "Live-tail clients connected to this worker.")
+TAIL_DROPPED: Final = Counter("logpipe_tail_dropped_total", "Live-tail clients dropped for falling behind.")
 CACHE_REQUESTS: Final = Counter(
     "logpipe_cache_requests_total",
     "Response-cache lookups by kind (query, stats) and result (hit, miss, error).",

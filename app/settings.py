@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     cache_query_ttl: float = Field(5.0, ge=0, description="CACHE_QUERY_TTL seconds for query answers; 0 = off.")
     cache_stats_ttl: float = Field(1.0, ge=0, description="CACHE_STATS_TTL seconds for stats answers; 0 = off.")
 
+    # -- live tail ---------------------------------------------------------------------
+    tail_queue_size: int = Field(
+        1000, ge=1, description="TAIL_QUEUE_SIZE events a tail client may fall behind before it is dropped."
+    )
+
     # -- stats -----------------------------------------------------------------------
     stats_top_sources: int = Field(20, ge=1, description="STATS_TOP_SOURCES shown by stats.")
 

@@ -77,6 +77,7 @@ _FILTERS: Final = (
     Param("cursor", "Opaque keyset cursor from `next_cursor`."),
     Param("page", "Offset paging, from 0 (the Java system's); adds totals.", "integer"),
 )
+_NOT_TAIL: Final = {"limit", "size", "cursor", "page", "start", "startTime", "end", "endTime"}
 _HOURS_BACK: Final = (Param("hoursBack", "Add counts by event time for the last N hours.", "integer"),)
 _INGEST_ONE: Final[Responses] = {202: Accepted, 400: ErrorOut, 413: ErrorOut, 422: ErrorOut, 503: ErrorOut}
 _INGEST_BATCH: Final[Responses] = {202: BatchAccepted, 400: ErrorOut, 413: ErrorOut, 422: ErrorOut, 503: ErrorOut}
@@ -102,6 +103,19 @@ OPERATIONS: Final = (
         "query",
         _ONE_EVENT,
         (Param("event_id", "The event's UUID.", where="path"),),
+    ),
+    Operation(
+        "get",
+        "/api/v1/logs/tail",
+        "Follow new events (Server-Sent Events)",
+        "query",
+        {200: None, 400: ErrorOut},
+        tuple(
+            p
+            for p in _FILTERS
+            if p.name not in ("limit", "size", "cursor", "page", "start", "startTime", "end", "endTime")
+        ),
+        produces="text/event-stream",
     ),
     Operation("get", "/api/v1/stats", "Live counts", "stats", _STATS, _HOURS_BACK),
     Operation("get", "/api/v1/logs/stats", "Live counts (Java route)", "stats", _STATS, _HOURS_BACK),
