@@ -1,13 +1,15 @@
 """Replaying dead letters: fix (JSON merge patch), keep the id, re-check, resend.
 
 Pure, so it is unit-tested without servers. A replayed event keeps the id
-it would have had the first time (its own, or the one derived from where
-its original record was read), so replaying twice stores it once.
+and timestamp it would have had the first time (its own, or derived from
+where and when its original record was read), so replaying twice stores it
+once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -70,6 +72,11 @@ def replay_record(letter: StoredLetter, patch: dict[str, Any] | None = None) -> 
             letter.source_topic, letter.source_partition, letter.source_offset, letter.source_timestamp, letter.value
         )
         data = {**data, "id": str(original)}
+    if data.get("timestamp") is None and letter.source_timestamp > 0:
+        # the time it was first received, as the first attempt would have stored it: (id, timestamp) is
+        # the row's key, so a replay without it would be a new row
+        received = datetime.fromtimestamp(letter.source_timestamp / 1000, UTC)
+        data = {**data, "timestamp": received.isoformat()}
     try:
         parse_event(data)
     except InvalidEvent as exc:

@@ -83,6 +83,13 @@ class Settings(BaseSettings):
     cache_query_ttl: float = Field(5.0, ge=0, description="CACHE_QUERY_TTL seconds for query answers; 0 = off.")
     cache_stats_ttl: float = Field(1.0, ge=0, description="CACHE_STATS_TTL seconds for stats answers; 0 = off.")
 
+    # -- retention -------------------------------------------------------------------
+    retention_days: int = Field(7, ge=1, description="RETENTION_DAYS: daily partitions older than this are dropped.")
+    partition_days_ahead: int = Field(3, ge=1, description="PARTITION_DAYS_AHEAD created in advance.")
+    partition_interval: float = Field(
+        3600.0, gt=0, description="PARTITION_INTERVAL seconds between partition maintenance runs."
+    )
+
     # -- live tail ---------------------------------------------------------------------
     tail_queue_size: int = Field(
         1000, ge=1, description="TAIL_QUEUE_SIZE events a tail client may fall behind before it is dropped."

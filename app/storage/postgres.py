@@ -28,13 +28,20 @@ from app.errors import StorageUnavailable
 
 T = TypeVar("T")
 
+# logs is partitioned by day, so its primary key is (id, timestamp): the NOT EXISTS keeps the
+# id alone the idempotency key for a copy whose timestamp differs (a client retry without one),
+# looking a day either side so run-time partition pruning keeps it to a few index probes.
 _INSERT: Final = """
 INSERT INTO logs (id, "timestamp", level, message, source, organization_id, trace_id, metadata)
-SELECT id, "timestamp", level, message, source, organization_id, trace_id, metadata
+SELECT DISTINCT ON (r.id) r.id, r."timestamp", r.level, r.message, r.source, r.organization_id, r.trace_id, r.metadata
 FROM json_to_recordset(%s::json) AS r(
     id uuid, "timestamp" timestamptz, level text, message text, source text,
     organization_id text, trace_id text, metadata jsonb)
-ON CONFLICT (id) DO NOTHING
+WHERE NOT EXISTS (
+    SELECT 1 FROM logs AS l
+    WHERE l.id = r.id AND l."timestamp" BETWEEN r."timestamp" - interval '1 day' AND r."timestamp" + interval '1 day')
+ORDER BY r.id
+ON CONFLICT (id, "timestamp") DO NOTHING
 RETURNING level, source, organization_id
 """
 _RECORD_DELTA: Final = """

@@ -35,6 +35,7 @@ def test_fixed_letter_keeps_the_id_it_would_have_had() -> None:
     fixed = orjson.loads(replay_record(letter(original), {"level": "WARN"}))
     assert fixed["level"] == "WARN"
     assert fixed["id"] == str(kafka_record_id("logs.raw", 2, 41, 1_700_000_000_000, original))
+    assert fixed["timestamp"] == "2023-11-14T22:13:20+00:00", "the original record's time"
     assert replay_record(letter(original), {"level": "WARN"}) == replay_record(letter(original), {"level": "WARN"})
 
 

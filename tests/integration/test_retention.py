@@ -1,0 +1,87 @@
+"""Retention drops whole daily partitions; the migration to partitions keeps every row."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiopg
+import psycopg2
+import pytest
+
+from app.storage.migrate import SCHEMAS_DIR, migrate
+from app.storage.partitions import maintain
+
+pytestmark = pytest.mark.integration
+
+
+def run(database_url: str, sql: str, *args: object) -> list[tuple[object, ...]]:
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute(sql, args)
+        rows = cur.fetchall() if cur.description else []
+    conn.close()
+    return rows
+
+
+def insert_days(database_url: str, days_ago: list[int], per_day: int) -> None:
+    for days in days_ago:
+        run(
+            database_url,
+            """INSERT INTO logs (id, "timestamp", level, message, source)
+               SELECT gen_random_uuid(), now() - %s * interval '1 day' - i * interval '1 second', 'INFO', 'm', 's'
+               FROM generate_series(1, %s) AS i""",
+            days,
+            per_day,
+        )
+
+
+async def maintained(database_url: str, retention_days: int) -> tuple[list[str], list[str]]:
+    async with aiopg.create_pool(database_url, minsize=1, maxsize=1) as pool:
+        done = await maintain(pool, days_ahead=2, retention_days=retention_days)
+    return done.created, done.dropped
+
+
+def partitions(database_url: str) -> list[str]:
+    rows = run(
+        database_url,
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+        " WHERE i.inhparent = 'logs'::regclass ORDER BY 1",
+    )
+    return [str(r[0]) for r in rows]
+
+
+async def test_old_partitions_are_dropped_and_the_rest_kept(database_url: str) -> None:
+    await migrate(database_url)
+    insert_days(database_url, [1, 3, 10, 20], per_day=100)
+    created, _ = await maintained(database_url, retention_days=30)
+    assert len(created) >= 4
+    assert run(database_url, "SELECT count(*) FROM logs_default") == [(0,)], "every day split out of the default"
+
+    _, dropped = await maintained(database_url, retention_days=7)
+    today = datetime.now(UTC).date()
+    old = {f"logs_{today - timedelta(days=d):%Y%m%d}" for d in (10, 20)}
+    assert old <= set(dropped)
+    assert not old & set(partitions(database_url))
+    assert run(database_url, "SELECT count(*) FROM logs") == [(200,)], "days 1 and 3 are kept"
+    assert f"logs_{today + timedelta(days=2):%Y%m%d}" in partitions(database_url), "partitions created ahead"
+    print(f"\ndropped {sorted(old)}; kept {len(partitions(database_url))} partitions")
+
+
+async def test_migration_from_an_unpartitioned_table_keeps_every_row(database_url: str, tmp_path: Path) -> None:
+    earlier = tmp_path / "schemas"
+    earlier.mkdir()
+    for path in sorted(SCHEMAS_DIR.glob("00[123]_*.sql")):
+        shutil.copy(path, earlier / path.name)
+    await migrate(database_url, earlier)
+    insert_days(database_url, [0, 2, 5], per_day=1000)
+    summary = 'SELECT count(*), count(DISTINCT id), min("timestamp"), max("timestamp") FROM logs'
+    before = run(database_url, summary)
+
+    applied = await migrate(database_url)
+    assert applied == ["004_partition_logs_by_day.sql"]
+    assert run(database_url, summary) == before
+    await maintained(database_url, retention_days=7)
+    assert run(database_url, "SELECT count(*) FROM logs") == [(3000,)]
+    assert run(database_url, "SELECT count(*) FROM logs_default") == [(0,)]
+    print(f"\nmigrated {before[0][0]} rows into {len(partitions(database_url))} partitions, none lost")
