@@ -228,6 +228,21 @@ def dlq_list(url: str, reason: str | None, since: str | None, limit: int) -> Non
         click.echo("no dead letters")
 
 
+def _letter_ids(url: str, reason: str | None, since: str | None, until: str | None) -> list[str]:
+    """Every dead letter matching the selection, page by page."""
+    from urllib.parse import urlencode
+
+    found: list[str] = []
+    cursor: str | None = None
+    while True:
+        params = {"reason": reason, "since": since, "until": until, "limit": 500, "cursor": cursor}
+        page = _http("GET", f"{url}/api/v1/dlq?{urlencode({k: v for k, v in params.items() if v})}")
+        found += [letter["id"] for letter in page["content"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return found
+
+
 @dlq.command("replay")
 @click.option("--url", default=DEFAULT_URL, show_default=True, help="A worker's HTTP address.")
 @click.option("--reason", help="replay the letters of this reason")
@@ -246,13 +261,26 @@ def dlq_replay(
     Example:
       logpipe dlq replay --id 2:41 --patch '{"level": "WARN"}'
     """
-    body: dict[str, Any] = {"reason": reason, "since": since, "until": until, "ids": list(ids) or None}
+    patch_body: Any = None
     if patch:
         try:
-            body["patch"] = orjson.loads(patch)
+            patch_body = orjson.loads(patch)
         except orjson.JSONDecodeError as exc:
             raise click.BadParameter(f"not JSON: {exc}", param_hint="--patch") from exc
-    outcome = _http("POST", f"{url}/api/v1/dlq/replay", {k: v for k, v in body.items() if v is not None})
+    if not (ids or reason or since or until):
+        raise click.UsageError("say which letters: --id, --reason, --since or --until")
+    selected = list(ids) or _letter_ids(url, reason, since, until)
+    outcome: dict[str, Any] = {"selected": 0, "replayed": 0, "failed": 0, "errors": []}
+    bar: Any
+    with click.progressbar(length=len(selected), label="replaying", file=sys.stderr) as bar:
+        for start in range(0, len(selected), 500):
+            chunk = selected[start : start + 500]
+            body = {"ids": chunk, "limit": len(chunk), **({"patch": patch_body} if patch_body is not None else {})}
+            answer = _http("POST", f"{url}/api/v1/dlq/replay", body)
+            for key in ("selected", "replayed", "failed"):
+                outcome[key] += answer[key]
+            outcome["errors"] += answer["errors"]
+            bar.update(len(chunk))
     click.echo(f"selected {outcome['selected']}: {outcome['replayed']} replayed, {outcome['failed']} failed again")
     for error in outcome["errors"][:20]:
         click.echo(f"  {error['id']}: {error['message']}", err=True)

@@ -18,9 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiopg
 import orjson
 import psutil
 
+from app.storage import partitions
 from bench import ceilings, paths, queries
 from bench.stack import VAR, Stack, stack
 
@@ -61,6 +63,9 @@ async def run(args: argparse.Namespace, s: Stack) -> dict[str, Any]:
     result["worker_rss_mb"] = psutil.Process(s.worker.process.pid).memory_info().rss / 2**20  # type: ignore[union-attr]
     step(f"seeding {args.rows:,} rows for query latency ...")
     result["seed_seconds"] = queries.seed(s.database_url, args.rows)
+    async with aiopg.create_pool(s.database_url, minsize=1, maxsize=1) as pool:  # into daily partitions now
+        await partitions.maintain(pool, days_ahead=1, retention_days=7)
+    queries.analyze(s.database_url)
     step("query and stats latency ...")
     result["queries_ms"] = await queries.query_latency(url, args.repeats)
     result["stats_ms"] = await queries.stats_latency(url, args.repeats * 4)

@@ -31,12 +31,20 @@ def seed(database_url: str, rows: int, chunk: int = 1_000_000) -> float:
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute("SET maintenance_work_mem = '512MB'")
-        spread = max(30 * 24 * 3600 / max(rows, 1), 0.001)  # a month of logs, whatever the row count
+        spread = max(6 * 24 * 3600 / max(rows, 1), 0.001)  # six days of logs: inside the retention window
         for first in range(1, rows + 1, chunk):
             cur.execute(_SEED, {"spread": spread, "first": first, "last": min(first + chunk - 1, rows)})
         cur.execute("VACUUM ANALYZE logs")
     conn.close()
     return time.perf_counter() - started
+
+
+def analyze(database_url: str) -> None:
+    conn = psycopg2.connect(database_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("VACUUM ANALYZE logs")
+    conn.close()
 
 
 def queries() -> dict[str, str]:

@@ -87,3 +87,7 @@ async def test_dlq_from_the_command_line(workers: WorkerFactory, broker: str, da
     replayed = logpipe("dlq", "replay", "--id", letter_id, "--patch", '{"message": "fixed"}')
     assert "1 replayed, 0 failed again" in replayed.stdout, replayed.stderr
     await wait_for(lambda: query(database_url, "SELECT message FROM logs") == [("fixed",)], timeout=60, what="row")
+    again = logpipe("dlq", "replay", "--reason", "invalid", "--patch", '{"message": "fixed"}')
+    assert "selected 1: 1 replayed, 0 failed again" in again.stdout, again.stderr
+    await wait_drained(broker, workers.app_id)
+    assert query(database_url, "SELECT message FROM logs") == [("fixed",)], "replaying again adds nothing"
