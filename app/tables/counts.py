@@ -1,4 +1,4 @@
-"""Live counts per level, source, organization and minute, in a global table.
+"""Live counts per level, source, organization and minute, in a one-partition table.
 
 How the counts stay exact (equal to ``SELECT ... GROUP BY`` in PostgreSQL,
 also after a worker is SIGKILLed mid-batch):
