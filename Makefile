@@ -30,7 +30,16 @@ run: $(STAMP) ## start broker, PostgreSQL, Redis (found or embedded) and the wor
 .PHONY: test
 test: $(STAMP) ## run every test (unit, integration against real servers, multi-worker)
 	@command -v promtool >/dev/null 2>&1 || $(MAKE) --no-print-directory promtool
+	@command -v chromium >/dev/null 2>&1 || $(MAKE) --no-print-directory chromium
 	@$(BIN)/python -m pytest
+
+.PHONY: fuzz
+fuzz: $(STAMP) ## longer fuzzing: 1,000 generated requests per API operation, 10,000 raw records
+	@FUZZ_SEED=$${FUZZ_SEED:-random} FUZZ_EXAMPLES=1000 FUZZ_RECORDS=10000 $(BIN)/python -m pytest tests/integration/test_fuzz.py -s
+
+.PHONY: chaos
+chaos: $(STAMP) ## longer fault injection: 10 SIGKILLs while 50,000 events flow, then the other fault tests
+	@CHAOS_KILLS=10 CHAOS_EVENTS=50000 $(BIN)/python -m pytest tests/integration/test_chaos.py tests/integration/test_faults.py -s
 
 .PHONY: promtool
 promtool: ## install promtool (Debian's prometheus package) for the alert-rule tests
@@ -38,6 +47,13 @@ promtool: ## install promtool (Debian's prometheus package) for the alert-rule t
 	@if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
 	  $$sudo apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+
+.PHONY: chromium
+chromium: ## install Debian's chromium for the console's browser tests (Playwright drives it; no browser download)
+	@echo "installing chromium (Debian package) for the console's browser tests ..."
+	@if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
 
 .PHONY: lint
 lint: $(STAMP) ## ruff (lint and format check) and mypy strict

@@ -15,15 +15,21 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import REGISTRY
 
 from app import tracing
+from app.auth import KeyConfigError
+from app.backpressure import LagGate
 from app.logs import logging_config
 from app.publisher import EnvelopePublisher
 from app.settings import get_settings
+from app.storage import partitions
 from app.storage.cache import Cache
 from app.storage.database import Database
 from app.tail import TailHub
 from app.topics import EVENTS, create_topics, dlq_topic_max_bytes, topic_specs
+from app.watch import PipelineWatch
+from app.web.auth import authenticate, load_keyring
 from app.web.errors import json_errors
 from app.web.observe import http_metrics
+from app.web.ratelimit import RateLimiter, rate_limits
 
 log = logging.getLogger(__name__)
 settings = get_settings()
@@ -35,8 +41,23 @@ class LogpipeApp(faust.App):
     async def on_first_start(self) -> None:
         await super().on_first_start()
         tracing.setup(settings.tracing, settings.tracing_exporter, service_name=settings.app_id)
+        keyring = load_keyring(settings)
+        if keyring is None:
+            log.warning(
+                "AUTH_ENABLED=false: the API is open to anyone who reaches port %d; for local development only",
+                settings.web_port,
+            )
+        elif not keyring:
+            raise KeyConfigError(
+                "AUTH_ENABLED is true but no API key is configured: set API_KEYS or API_KEYS_FILE "
+                "(`logpipe keys new` makes one), or AUTH_ENABLED=false for local development"
+            )
         # The aiohttp driver's Application: metrics outermost, so they see the JSON error statuses.
-        cast(Any, self.web).web_app.middlewares.extend([http_metrics, json_errors])
+        if not settings.rate_limits_enabled:
+            log.warning("RATE_LIMITS_ENABLED=false: no client is limited")
+        cast(Any, self.web).web_app.middlewares.extend(
+            [http_metrics, json_errors, authenticate(keyring), rate_limits(rate_limiter)]
+        )
         if settings.topic_declare:
             await _declare_topics()
 
@@ -81,8 +102,13 @@ database = Database(
     settings.database_url.get_secret_value(),
     pool_size=settings.pg_pool_size,
     max_delay=settings.pg_retry_max_delay,
+    # Today's partition exists before the first row is written (else rows wait in logs_default).
+    before_ready=lambda pool: partitions.maintain(
+        pool, days_ahead=settings.partition_days_ahead, retention_days=settings.retention_days
+    ),
 )
 cache = Cache(settings.redis_url)
+rate_limiter = RateLimiter(cache, settings) if settings.rate_limits_enabled else None
 # Faust's own sensor metrics (faust_*), served with ours on /metrics.
 app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(REGISTRY, "faust"))
 
@@ -93,9 +119,17 @@ publisher = EnvelopePublisher(
     ack_timeout=settings.ingest_ack_timeout,
 )
 tail_hub = TailHub(settings.broker_bootstrap, EVENTS, settings.tail_queue_size)
+watch = PipelineWatch(
+    settings.broker_bootstrap,
+    settings.app_id,
+    publisher,
+    LagGate(settings.backpressure_high_lag, settings.backpressure_low_lag),
+    settings.watch_interval,
+)
 app.add_dependency(database)
 app.add_dependency(cache)
+app.add_dependency(watch)
 
 # Register agents, tables and views (they import `app` from here).
 from app import agents, tables  # noqa: E402, F401
-from app.web import dlq, health, ingest, metrics, openapi, query, stats, tail  # noqa: E402, F401
+from app.web import console, dlq, health, ingest, metrics, openapi, query, stats, tail  # noqa: E402, F401

@@ -17,11 +17,22 @@ import orjson
 from app.settings import get_settings
 
 DEFAULT_URL = "http://127.0.0.1:6066"
+SEND_ATTEMPTS = 30
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+@click.option(
+    "--api-key",
+    envvar="LOGPIPE_API_KEY",
+    help="The API key the HTTP commands send (X-API-Key); also LOGPIPE_API_KEY.",
+)
+def main(api_key: str | None) -> None:
     """logpipe: validate, dead-letter, persist and count structured log events."""
+
+
+def _auth_headers() -> dict[str, str]:
+    key = click.get_current_context().find_root().params.get("api_key")
+    return {"X-API-Key": key} if key else {}
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -121,19 +132,31 @@ async def _send_http(lines: list[bytes], url: str, batch: int) -> dict[str, Any]
         with click.progressbar(length=len(lines), label="sending", file=sys.stderr) as bar:
             for start in range(0, len(lines), batch):
                 chunk = lines[start : start + batch]
-                headers = {"Content-Type": "application/x-ndjson"}
-                async with http.post(f"{url}/api/v1/logs/batch", data=b"\n".join(chunk), headers=headers) as response:
-                    body = orjson.loads(await response.read() or b"{}")
-                    if response.status == 202:
-                        accepted += body["accepted"]
-                        rejected += body["rejected"]
-                    elif response.status == 422:
-                        rejected += len(chunk)
-                    else:
-                        raise click.ClickException(f"{url} answered {response.status}: {body.get('message', body)}")
-                    errors += [{**e, "line": start + e["index"] + 1} for e in body.get("errors", [])]
+                status, body = await _post_batch(http, url, b"\n".join(chunk))
+                if status == 202:
+                    accepted += body["accepted"]
+                    rejected += body["rejected"]
+                elif status == 422:
+                    rejected += len(chunk)
+                else:
+                    raise click.ClickException(f"{url} answered {status}: {body.get('message', body)}")
+                errors += [{**e, "line": start + e["index"] + 1} for e in body.get("errors", [])]
                 bar.update(len(chunk))
     return {"accepted": accepted, "rejected": rejected, "errors": errors}
+
+
+async def _post_batch(http: Any, url: str, data: bytes) -> tuple[int, Any]:
+    """POST one NDJSON batch; over a rate limit or while the pipeline sheds load, wait as told and resend."""
+    headers = {"Content-Type": "application/x-ndjson", **_auth_headers()}
+    for attempt in range(1, SEND_ATTEMPTS + 1):
+        async with http.post(f"{url}/api/v1/logs/batch", data=data, headers=headers) as response:
+            body = orjson.loads(await response.read() or b"{}")
+            if response.status not in (429, 503) or attempt == SEND_ATTEMPTS:
+                return response.status, body
+            wait = float(response.headers.get("Retry-After", "1"))
+        click.echo(f"\n{url} answered {response.status} ({body.get('message')}); resending in {wait:g}s", err=True)
+        await asyncio.sleep(wait)
+    raise AssertionError("unreachable")
 
 
 async def _send_kafka(lines: list[bytes], batch: int) -> dict[str, Any]:
@@ -165,13 +188,7 @@ def stats(url: str, as_json: bool) -> None:
     Example:
       logpipe stats --url http://127.0.0.1:6067
     """
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"{url}/api/v1/stats", timeout=10) as response:  # noqa: S310 - operator's URL
-            body = orjson.loads(response.read())
-    except OSError as exc:
-        raise click.ClickException(f"cannot reach {url}: {exc}") from exc
+    body = _http("GET", f"{url}/api/v1/stats")
     if as_json:
         click.echo(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
         return
@@ -189,9 +206,9 @@ def _http(method: str, url: str, body: Any = None) -> Any:
     import urllib.request
 
     data = orjson.dumps(body) if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - operator's URL
+    request = urllib.request.Request(url, data=data, method=method, headers=_auth_headers())  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - the operator's URL
             return orjson.loads(response.read())
     except urllib.error.HTTPError as exc:
         raise click.ClickException(f"{url} answered {exc.code}: {exc.read().decode(errors='replace')}") from exc
@@ -317,7 +334,7 @@ async def _follow(url: str, as_json: bool) -> None:
     import aiohttp
 
     timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
-    async with aiohttp.ClientSession(timeout=timeout) as http, http.get(url) as response:
+    async with aiohttp.ClientSession(timeout=timeout) as http, http.get(url, headers=_auth_headers()) as response:
         if response.status != 200:
             raise click.ClickException(f"{url} answered {response.status}: {await response.text()}")
         event_name = "message"
@@ -337,6 +354,46 @@ async def _follow(url: str, as_json: bool) -> None:
                     click.echo(f"{data['timestamp'][:23]} {data['level']:<5} {data['source']}: {data['message']}")
             elif not line:
                 event_name = "message"
+
+
+@main.group()
+def keys() -> None:
+    """Make API keys and the configuration entries that admit them."""
+
+
+@keys.command("new")
+@click.option("--org", "organization", help="the organization (tenant) the key belongs to; omit only for admin")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice(["ingest", "query", "admin"]),
+    help="what the key may do (repeatable)",
+)
+@click.option("--name", help="a name for the key in logs and rate limits")
+def keys_new(organization: str | None, roles: tuple[str, ...], name: str | None) -> None:
+    """Make a new random key; print it once, and its API_KEYS entry (which holds only its hash).
+
+    \b
+    Example:
+      logpipe keys new --org acme --role ingest --role query --name acme-shipper
+    """
+    from app.auth import KeyConfigError, KeyRing, hash_key, new_key
+
+    key = new_key()
+    spec: dict[str, Any] = {"organization": organization, "roles": sorted(set(roles))}
+    if name:
+        spec["name"] = name
+    entry = {hash_key(key): spec}
+    try:
+        KeyRing.from_json(orjson.dumps(entry))
+    except KeyConfigError as exc:
+        raise click.UsageError(str(exc).partition(": ")[2]) from exc
+    click.echo(f"key (shown once, give it to the client): {key}", err=True)
+    click.echo(key)
+    click.echo("add to API_KEYS (or the API_KEYS_FILE object):", err=True)
+    click.echo(orjson.dumps(entry).decode())
 
 
 if __name__ == "__main__":

@@ -7,6 +7,10 @@ folds each delta into the count table through :func:`fold`, which keeps per
 counter the highest offset applied from each partition (the *high-water
 mark*) and ignores anything at or below it: a delta delivered twice (after a
 crash between producing it and forgetting it) is counted once.
+
+Every counter of an event with an ``organization_id`` is kept a second time
+under that organization (:func:`tenant_counter`), so a tenant's API key
+gets its own exact stats from the same table, without a query.
 """
 
 from __future__ import annotations
@@ -19,6 +23,22 @@ from typing import Any, Final, TypedDict
 TOTAL: Final = "total"
 MINUTE: Final = "minute:"
 WINDOW_MINUTES: Final = 60
+TENANT: Final = "tenant:"
+_SEP: Final = "\x1f"  # organization ids are printable, so this never occurs in one
+
+
+def tenant_counter(organization_id: str, counter: str) -> str:
+    """``counter`` counting only ``organization_id``'s events (what a tenant's stats show)."""
+    return f"{TENANT}{organization_id}{_SEP}{counter}"
+
+
+def _split(counter: str) -> tuple[str, str]:
+    """``(tenant prefix or "", the plain counter)``."""
+    if counter.startswith(TENANT):
+        prefix, sep, base = counter.partition(_SEP)
+        if sep:
+            return prefix + sep, base
+    return "", counter
 
 
 class CounterValue(TypedDict, total=False):
@@ -37,6 +57,10 @@ def delta_from_rows(rows: Iterable[tuple[str, str, str | None]], minute: int) ->
         counts["source:" + source] += 1
         if organization_id is not None:
             counts["org:" + organization_id] += 1
+            counts[tenant_counter(organization_id, "level:" + level)] += 1
+            counts[tenant_counter(organization_id, "source:" + source)] += 1
+            counts[tenant_counter(organization_id, TOTAL)] += 1
+            counts[tenant_counter(organization_id, f"{MINUTE}{minute}")] += 1
     total = sum(v for k, v in counts.items() if k.startswith("level:"))
     if total:
         counts[TOTAL] = total
@@ -50,16 +74,18 @@ def epoch_minute(now: datetime) -> int:
 
 def table_key(counter: str) -> str:
     """Minute counters live in one of 60 slots, so the table stays bounded."""
-    if counter.startswith(MINUTE):
-        return f"{MINUTE}{int(counter[len(MINUTE) :]) % WINDOW_MINUTES:02d}"
+    prefix, base = _split(counter)
+    if base.startswith(MINUTE):
+        return f"{prefix}{MINUTE}{int(base[len(MINUTE) :]) % WINDOW_MINUTES:02d}"
     return counter
 
 
 def fold(current: CounterValue | None, counter: str, n: int, partition: int, offset: int) -> CounterValue | None:
     """``current`` with ``n`` added, or ``None`` when this delta was already folded in."""
     hw_key = str(partition)
-    if counter.startswith(MINUTE):
-        minute = int(counter[len(MINUTE) :])
+    _, base = _split(counter)
+    if base.startswith(MINUTE):
+        minute = int(base[len(MINUTE) :])
         if current is None or current.get("m", -1) < minute:
             return {"n": n, "m": minute, "hw": {hw_key: offset}}
         if current.get("m") != minute:
@@ -72,15 +98,21 @@ def fold(current: CounterValue | None, counter: str, n: int, partition: int, off
     return {**current, "n": current.get("n", 0) + n, "hw": {**hw, hw_key: offset}}
 
 
-def snapshot(items: Iterable[tuple[str, Mapping[str, Any]]], now: datetime, top_sources: int) -> dict[str, Any]:
-    """The stats answer from the table's ``(key, value)`` pairs."""
+def snapshot(
+    items: Iterable[tuple[str, Mapping[str, Any]]], now: datetime, top_sources: int, tenant: str | None = None
+) -> dict[str, Any]:
+    """The stats answer from the table's ``(key, value)`` pairs: all events, or only ``tenant``'s."""
     levels: dict[str, int] = {}
     sources: dict[str, int] = {}
     orgs: dict[str, int] = {}
     minutes: dict[int, int] = {}
     total = 0
     this_minute = epoch_minute(now)
-    for key, value in items:
+    wanted = tenant_counter(tenant, "") if tenant is not None else ""
+    for counter, value in items:
+        prefix, key = _split(counter)
+        if prefix != wanted:
+            continue
         n = int(value.get("n", 0))
         kind, _, name = key.partition(":")
         if key == TOTAL:
@@ -108,6 +140,6 @@ def snapshot(items: Iterable[tuple[str, Mapping[str, Any]]], now: datetime, top_
         "levels": dict(sorted(levels.items())),
         "sources": dict(top),
         "source_count": len(sources),
-        "organizations": dict(sorted(orgs.items())),
+        "organizations": dict(sorted(orgs.items())) if tenant is None else ({tenant: total} if total else {}),
         "per_minute": per_minute,
     }

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from app.models import InvalidEvent, LogEvent, parse_event
+from app.models import FieldError, InvalidEvent, LogEvent, parse_event
 
 
 class BadBody(ValueError):
@@ -35,9 +35,19 @@ def _decode(body: bytes) -> Any:
         raise BadBody("invalid_json", f"body is not valid JSON: {exc}") from None
 
 
-def parse_single(body: bytes) -> LogEvent:
-    """One event; raises :class:`BadBody` or :class:`~app.models.InvalidEvent`."""
-    return parse_event(_decode(body))
+def stamp_tenant(event: LogEvent, tenant: str | None) -> LogEvent:
+    """``event`` as ``tenant``'s: its organization set, or refused if it claims another one."""
+    if tenant is None or event.organization_id == tenant:
+        return event
+    if event.organization_id is not None:
+        message = f"must be absent or {tenant!r}, the organization of the API key"
+        raise InvalidEvent([FieldError("organization_id", "tenant", message)])
+    return event.model_copy(update={"organization_id": tenant})
+
+
+def parse_single(body: bytes, *, tenant: str | None = None) -> LogEvent:
+    """One event, stamped with ``tenant``; raises :class:`BadBody` or :class:`~app.models.InvalidEvent`."""
+    return stamp_tenant(parse_event(_decode(body)), tenant)
 
 
 def _items(body: bytes, ndjson: bool) -> list[Any]:
@@ -62,8 +72,8 @@ class _NotJson:
     message: str
 
 
-def parse_batch(body: bytes, *, ndjson: bool, max_items: int) -> BatchOutcome:
-    """Every valid event of a batch body, and an error per invalid item."""
+def parse_batch(body: bytes, *, ndjson: bool, max_items: int, tenant: str | None = None) -> BatchOutcome:
+    """Every valid event of a batch body (stamped with ``tenant``), and an error per invalid item."""
     items = _items(body, ndjson)
     if len(items) > max_items:
         raise BadBody("too_many_items", f"a batch holds at most {max_items} events, this one {len(items)}")
@@ -73,7 +83,7 @@ def parse_batch(body: bytes, *, ndjson: bool, max_items: int) -> BatchOutcome:
             outcome.errors.append({"index": index, "field": "event", "rule": "json", "message": item.message})
             continue
         try:
-            outcome.events.append(parse_event(item))
+            outcome.events.append(stamp_tenant(parse_event(item), tenant))
         except InvalidEvent as exc:
             outcome.errors.extend({"index": index, **e.as_dict()} for e in exc.errors)
     return outcome

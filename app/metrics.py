@@ -71,3 +71,21 @@ CACHE_REQUESTS: Final = Counter(
     "Response-cache lookups by kind (query, stats) and result (hit, miss, error).",
     ["kind", "result"],
 )
+RATE_LIMITED: Final = Counter(
+    "logpipe_rate_limited_total", "Requests answered 429 by a rate limit, by limit (ingest, batch, query).", ["limit"]
+)
+RATE_LIMIT_DECISIONS: Final = Counter(
+    "logpipe_rate_limit_decisions_total",
+    "Rate-limit decisions by where they were made: redis (exact across workers) or local (Redis away).",
+    ["where"],
+)
+PIPELINE_LAG: Final = Gauge(
+    "logpipe_pipeline_lag_records", "logs.events records not yet committed by the persist stage (all partitions)."
+)
+BACKPRESSURE_ACTIVE: Final = Gauge(
+    "logpipe_backpressure_active", "1 while ingest answers 429 because the persist stage lags too far behind."
+)
+BROKER_REACHABLE: Final = Gauge("logpipe_broker_reachable", "1 while this worker reaches the broker.")
+INGEST_SHED: Final = Counter(
+    "logpipe_ingest_shed_total", "Ingest requests refused to protect the pipeline, by reason.", ["reason"]
+)

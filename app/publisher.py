@@ -9,6 +9,7 @@ seconds of each other share one envelope, one record, one acknowledgement.
 from __future__ import annotations
 
 import asyncio
+from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -36,12 +37,27 @@ class EnvelopePublisher:
         self._acked: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._inflight: set[asyncio.Task[None]] = set()
+        self._unreachable: str | None = None
+        self._gone: asyncio.Future[None] | None = None  # resolved when the broker is found unreachable
+
+    def broker_unreachable(self, reason: str) -> None:
+        """The broker cannot be reached: refuse new events at once, and stop the waiting ones waiting."""
+        self._unreachable = reason
+        if self._gone is not None and not self._gone.done():
+            self._gone.set_result(None)
+
+    def broker_reachable(self) -> None:
+        self._unreachable = None
+        if self._gone is not None and self._gone.done():
+            self._gone = None
 
     async def publish(self, events: Iterable[dict[str, Any]], *, traceparent: str | None = None) -> None:
         """Return once every event is acknowledged; raise :class:`BrokerUnavailable` otherwise.
 
         ``traceparent`` travels as a header of every envelope holding these events.
         """
+        if self._unreachable is not None:
+            raise BrokerUnavailable(f"the broker is unreachable ({self._unreachable})")
         waits: list[asyncio.Future[None]] = []
         for event in events:
             encoded = orjson.dumps(event)
@@ -59,10 +75,19 @@ class EnvelopePublisher:
             self._flush()
         elif self._parts and self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self._linger, self._flush)
+        acks: asyncio.Future[Any] = asyncio.gather(*(asyncio.shield(w) for w in waits))
+        if self._gone is None:
+            self._gone = asyncio.get_running_loop().create_future()
+        gone: asyncio.Future[Any] = self._gone
+        done, _ = await asyncio.wait({acks, gone}, timeout=self._ack_timeout, return_when=FIRST_COMPLETED)
+        if acks not in done:
+            acks.cancel()
+            acks.add_done_callback(_retrieve)
+            if done:
+                raise BrokerUnavailable(f"the broker became unreachable ({self._unreachable})")
+            raise BrokerUnavailable(f"no acknowledgement from the broker within {self._ack_timeout:g}s")
         try:
-            await asyncio.wait_for(asyncio.gather(*(asyncio.shield(w) for w in waits)), self._ack_timeout)
-        except TimeoutError as exc:
-            raise BrokerUnavailable(f"no acknowledgement from the broker within {self._ack_timeout:g}s") from exc
+            acks.result()
         except Exception as exc:
             raise BrokerUnavailable(f"the broker refused the write: {exc}") from exc
 
@@ -92,3 +117,9 @@ class EnvelopePublisher:
         finally:
             if acked.done() and not acked.cancelled():
                 acked.exception()  # mark retrieved: a request that timed out no longer waits for it
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Mark a given-up future's outcome as seen (no "exception was never retrieved" at exit)."""
+    if not future.cancelled():
+        future.exception()

@@ -87,8 +87,15 @@ def _first(params: Params, *names: str) -> tuple[str, str] | None:
     for name in names:
         values = params.getall(name, [])
         if values and values[-1] != "":
-            return name, values[-1]
+            return name, no_nul(name, values[-1])
     return None
+
+
+def no_nul(name: str, value: str) -> str:
+    """``value``, unless it holds a NUL character, which no PostgreSQL text can."""
+    if "\x00" in value:
+        raise QueryError(name, "no_nul", "must not contain NUL characters")
+    return value
 
 
 def _int(params: Params, names: tuple[str, ...], low: int, high: int | None) -> int | None:
@@ -158,6 +165,10 @@ def parse_query(params: Params, *, default_limit: int = DEFAULT_LIMIT, default_p
         raise QueryError("cursor", "exclusive", "cannot be combined with page")
     if page is None and raw_cursor is None:
         page = default_page
+    limit = _int(params, ("limit", "size"), 1, MAX_LIMIT) or default_limit
+    if page is not None and page * limit > COUNT_CAP:
+        # Deeper offsets would make PostgreSQL walk and discard that many rows; the cursor does not.
+        raise QueryError("page", "range", f"page * size must stay within {COUNT_CAP:,} rows; go deeper with cursor")
     return LogQuery(
         levels=tuple(sorted(set(levels))),
         source=source[1] if source else None,
@@ -165,7 +176,7 @@ def parse_query(params: Params, *, default_limit: int = DEFAULT_LIMIT, default_p
         start=start_at,
         end=end_at,
         text=text[1].strip() if text and text[1].strip() else None,
-        limit=_int(params, ("limit", "size"), 1, MAX_LIMIT) or default_limit,
+        limit=limit,
         cursor=decode_cursor(raw_cursor[1]) if raw_cursor else None,
         page=page,
     )
@@ -236,14 +247,13 @@ def count_sql(query: LogQuery) -> tuple[str, dict[str, Any]]:
     return f"SELECT count(*) FROM ({inner}) AS matching", args  # noqa: S608
 
 
-def level_counts_sql(since: datetime) -> tuple[str, dict[str, Any]]:
-    """Events per level since ``since``: one index range count per level, never a table scan."""
-    sql = (
-        "SELECT l.level, (SELECT count(*) FROM logs"
-        ' WHERE logs.level = l.level AND logs."timestamp" >= %(since)s) AS n'
-        " FROM unnest(%(levels)s::text[]) AS l(level)"
-    )
-    return sql, {"since": since, "levels": list(LEVELS)}
+def level_counts_sql(since: datetime, organization_id: str | None = None) -> tuple[str, dict[str, Any]]:
+    """Events per level since ``since`` (of one organization): index range counts, never a table scan."""
+    org = " AND logs.organization_id = %(org)s" if organization_id is not None else ""
+    # Only constants are interpolated into the SQL text; every value is a parameter.
+    count = f'SELECT count(*) FROM logs WHERE logs.level = l.level AND logs."timestamp" >= %(since)s{org}'  # noqa: S608
+    sql = f"SELECT l.level, ({count}) AS n FROM unnest(%(levels)s::text[]) AS l(level)"  # noqa: S608
+    return sql, {"since": since, "levels": list(LEVELS), "org": organization_id}
 
 
 def row_to_event(row: Sequence[Any]) -> dict[str, Any]:

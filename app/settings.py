@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -79,6 +79,39 @@ class Settings(BaseSettings):
         5.0, gt=0, description="INGEST_ACK_TIMEOUT: seconds to wait for the broker before answering 503."
     )
 
+    # -- API keys --------------------------------------------------------------------
+    auth_enabled: bool = Field(
+        True, description="AUTH_ENABLED: require an API key on the API; false only for local development."
+    )
+    api_keys: SecretStr | None = Field(
+        None,
+        description='API_KEYS: JSON {"<sha256 of key>": {"organization": "acme", "roles": ["ingest", "query"]}}.',
+    )
+    api_keys_file: str | None = Field(None, description="API_KEYS_FILE: a file holding the API_KEYS JSON.")
+
+    # -- rate limits (per API key, or per client address when auth is off) -----------
+    rate_limits_enabled: bool = Field(True, description="RATE_LIMITS_ENABLED: token-bucket limits per client.")
+    rate_limit_ingest_rps: float = Field(100.0, gt=0, description="RATE_LIMIT_INGEST_RPS: single-event POSTs/s.")
+    rate_limit_batch_rps: float = Field(10.0, gt=0, description="RATE_LIMIT_BATCH_RPS: batch POSTs/s.")
+    rate_limit_events_per_second: float = Field(
+        20_000.0, gt=0, description="RATE_LIMIT_EVENTS_PER_SECOND ingested, single and batch together."
+    )
+    rate_limit_query_rps: float = Field(50.0, gt=0, description="RATE_LIMIT_QUERY_RPS: reads (query, stats, tail)/s.")
+    rate_limit_burst_seconds: float = Field(
+        2.0, ge=1, description="RATE_LIMIT_BURST_SECONDS: a bucket holds this many seconds of its rate."
+    )
+
+    # -- backpressure -----------------------------------------------------------------
+    backpressure_high_lag: int = Field(
+        5000, ge=1, description="BACKPRESSURE_HIGH_LAG: logs.events records of lag at which ingest answers 429."
+    )
+    backpressure_low_lag: int = Field(
+        1000, ge=0, description="BACKPRESSURE_LOW_LAG: ingest is accepted again once the lag is down to this."
+    )
+    watch_interval: float = Field(
+        0.5, gt=0, description="WATCH_INTERVAL seconds between checks of broker reachability and lag."
+    )
+
     # -- response cache (Redis) ---------------------------------------------------------
     cache_query_ttl: float = Field(5.0, ge=0, description="CACHE_QUERY_TTL seconds for query answers; 0 = off.")
     cache_stats_ttl: float = Field(1.0, ge=0, description="CACHE_STATS_TTL seconds for stats answers; 0 = off.")
@@ -109,6 +142,12 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = Field(
         "json", description="LOG_FORMAT: json (one object per line) or text (for people; make run)."
     )
+
+    @model_validator(mode="after")
+    def _low_under_high(self) -> Settings:
+        if self.backpressure_low_lag >= self.backpressure_high_lag:
+            raise ValueError("BACKPRESSURE_LOW_LAG must be below BACKPRESSURE_HIGH_LAG")
+        return self
 
     @property
     def broker_bootstrap(self) -> str:

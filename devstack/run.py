@@ -91,6 +91,13 @@ def main() -> int:
             say(f"  {server.name:<10} {server.url}  ({how})")
 
         env = {**os.environ, "KAFKA_BROKER_URL": broker.url, "DATABASE_URL": postgres.url, "REDIS_URL": redis.url}
+        if not (settings.api_keys or settings.api_keys_file or "AUTH_ENABLED" in os.environ):
+            env["AUTH_ENABLED"] = "false"
+        if env.get("AUTH_ENABLED", "true").lower() in ("false", "0", "no", "off"):
+            say("!" * 78)
+            say("AUTH IS OFF: no API key is asked for; anyone who reaches the port reads and writes everything.")
+            say("  For local development only. Turn it on: API_KEYS='...' make run (logpipe keys new makes one).")
+            say("!" * 78)
         applied = asyncio.run(migrate.migrate(postgres.url))
         say(f"migrations: {', '.join(applied) if applied else 'schema up to date'}")
         if settings.topic_declare:
@@ -108,7 +115,7 @@ def main() -> int:
         procs = [start_worker(i, settings, env) for i in range(workers)]
         for i in range(workers):
             base = f"http://{settings.web_host}:{settings.web_port + i}"
-            say(f"worker {i}: {base}/ready  {base}/api/v1/stats")
+            say(f"worker {i}: console {base}/  API {base}/docs  {base}/ready")
         say(f"send events: kcat -P -b {broker.url.removeprefix('kafka://')} -t logs.raw   (Ctrl-C stops everything)")
         supervise(procs, broker, settings, env)
     except Stop:

@@ -10,6 +10,7 @@ from app.errors import StorageUnavailable
 from app.storage import partitions
 
 log = logging.getLogger(__name__)
+RETRY_SECONDS = 60.0
 
 
 @app.task  # type: ignore[untyped-decorator]  # Faust's task decorator is untyped
@@ -24,4 +25,9 @@ async def maintain_partitions() -> None:
             )
         except StorageUnavailable as exc:
             log.warning("partition maintenance postponed: %s", exc)
+        except Exception:
+            # Never take the worker down: rows still land (in logs_default at worst); try again soon.
+            log.exception("partition maintenance failed; retrying in %.0fs", RETRY_SECONDS)
+            await asyncio.sleep(RETRY_SECONDS)
+            continue
         await asyncio.sleep(settings.partition_interval)

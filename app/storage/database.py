@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import aiopg
+import orjson
+import psycopg2.extras
 from mode import Service
 
 from app.errors import StorageUnavailable
@@ -19,13 +22,27 @@ from app.storage import migrate, postgres
 
 log = logging.getLogger(__name__)
 
+# jsonb read back with orjson, as it was written: a number too large for 64 bits
+# (PostgreSQL keeps 1e20 as the integer 100000000000000000000) comes back a float,
+# which every JSON answer can hold, instead of an int that orjson cannot write.
+psycopg2.extras.register_default_jsonb(globally=True, loads=orjson.loads)
+psycopg2.extras.register_default_json(globally=True, loads=orjson.loads)
+
 
 class Database(Service):
     """Owns the aiopg pool for one worker process."""
 
-    def __init__(self, dsn: str, pool_size: int, max_delay: float, **kwargs: object) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        pool_size: int,
+        max_delay: float,
+        before_ready: Callable[[aiopg.Pool], Awaitable[object]] | None = None,
+        **kwargs: object,
+    ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._dsn = dsn
+        self._before_ready = before_ready
         self._pool_size = pool_size
         self._max_delay = max_delay
         self._pool: aiopg.Pool | None = None
@@ -55,6 +72,11 @@ class Database(Service):
         self._pool = await postgres.retrying(
             attempt, max_delay=self._max_delay, on_retry=self._on_retry, sleep=self.sleep
         )
+        if self._before_ready is not None:
+            try:
+                await self._before_ready(self._pool)
+            except Exception:  # it is a head start, not a condition: the timer repeats it
+                log.exception("preparing PostgreSQL before the first write failed; going on")
         self._ready.set()
         log.info("PostgreSQL ready (schema up to date)")
 

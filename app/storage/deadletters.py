@@ -96,6 +96,14 @@ async def list_letters(pool: aiopg.Pool, selection: Selection, limit: int, curso
     return await _run(pool, sql, [*args, limit + 1])
 
 
+async def count_letters(pool: aiopg.Pool, selection: Selection, cap: int) -> int:
+    """How many letters match, counted up to ``cap`` (an index walk, never a full count of a huge table)."""
+    where, args = _where(selection)
+    inner = f"SELECT 1 FROM dead_letters WHERE {where} ORDER BY failed_at DESC LIMIT %s"  # noqa: S608
+    rows = await _run(pool, f"SELECT count(*) FROM ({inner}) AS matching", [*args, cap])  # noqa: S608
+    return int(rows[0][0])
+
+
 async def select_for_replay(pool: aiopg.Pool, selection: Selection, limit: int) -> list[StoredLetter]:
     where, args = _where(selection)
     columns = "dlq_partition, dlq_offset, reason, source_topic, source_partition, source_offset, source_timestamp"

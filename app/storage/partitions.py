@@ -9,7 +9,9 @@ events, or the rows of an unpartitioned table being migrated). A partition
 cannot be attached while the default partition holds rows of its range, so
 each day found there is split out: its rows are copied into a new table,
 deleted from the default partition, and the table attached — in one
-transaction.
+transaction that holds writes to the default partition off meanwhile (an
+insert that waited, and now belongs to the new partition, fails its
+partition check and is retried by the persist agent, which routes it anew).
 """
 
 from __future__ import annotations
@@ -103,6 +105,8 @@ async def _create(cur: aiopg.Cursor, day: date) -> None:
     range_sql = '"timestamp" >= %s AND "timestamp" < %s'
     await cur.execute("BEGIN")
     try:
+        # No row may reach logs_default between copying the day out and attaching its partition.
+        await cur.execute("LOCK TABLE logs_default IN SHARE ROW EXCLUSIVE MODE")
         await cur.execute(f'CREATE TABLE "{name}" (LIKE logs INCLUDING DEFAULTS INCLUDING CONSTRAINTS)')
         await cur.execute(f'INSERT INTO "{name}" SELECT * FROM logs_default WHERE {range_sql}', (low, high))  # noqa: S608
         await cur.execute(f"DELETE FROM logs_default WHERE {range_sql}", (low, high))  # noqa: S608

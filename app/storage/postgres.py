@@ -64,6 +64,10 @@ class BatchResult:
 
 def _is_row_error(exc: psycopg2.Error) -> bool:
     code = exc.pgcode or ""
+    if code == "23514" and "partition constraint" in str(exc):
+        # A day's partition was attached while this row was routed to logs_default:
+        # nothing is wrong with the row, and a retry routes it to the new partition.
+        return False
     return code[:2] in _ROW_ERROR_CLASSES
 
 

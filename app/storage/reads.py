@@ -39,7 +39,7 @@ async def get_event(pool: aiopg.Pool, event_id: uuid.UUID) -> Any | None:
     return rows[0] if rows else None
 
 
-async def level_counts_since(pool: aiopg.Pool, since: datetime) -> dict[str, int]:
+async def level_counts_since(pool: aiopg.Pool, since: datetime, organization_id: str | None = None) -> dict[str, int]:
     """Events per level with a timestamp since ``since`` (the Java system's ``hoursBack``)."""
-    sql, args = level_counts_sql(since)
+    sql, args = level_counts_sql(since, organization_id)
     return {level: int(n) for level, n in await _fetch(pool, sql, args) if n}

@@ -47,10 +47,10 @@ counts = app.Table(
     default=None,
     partitions=1,
     schema=faust.Schema(key_type=str, key_serializer="json", value_serializer="json"),
-    help="Live counters: total, level:*, source:*, org:*, minute:00..59.",
+    help="Live counters: total, level:*, source:*, org:*, minute:00..59, and each per organization.",
 )
 
 
-def current_stats(now: datetime | None = None) -> dict[str, Any]:
-    """The stats answer from the count table; call it on the table's owner (see ``ROUTING_KEY``)."""
-    return snapshot(counts.items(), now or datetime.now(UTC), settings.stats_top_sources)
+def current_stats(now: datetime | None = None, tenant: str | None = None) -> dict[str, Any]:
+    """The stats answer (all events, or ``tenant``'s) from the count table; call it on the table's owner."""
+    return snapshot(counts.items(), now or datetime.now(UTC), settings.stats_top_sources, tenant)

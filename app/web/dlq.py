@@ -1,7 +1,8 @@
 """Dead letters over HTTP: list them, and replay a selection (after a fix) to ``logs.raw``.
 
 ``GET /api/v1/dlq`` lists, newest first: ``reason``, ``since``/``until``
-(ISO 8601), ``limit`` (default 50, max 500), ``cursor``. ``POST
+(ISO 8601), ``limit`` (default 50, max 500), ``cursor``; the first page
+also says how many match (``total``, counted up to 100,000). ``POST
 /api/v1/dlq/replay`` takes ``{"reason"?, "since"?, "until"?, "ids"?: ["p:o"],
 "patch"?: {JSON merge patch}, "limit"?}``, needs at least one selector, and
 answers how many went through and how many failed again (with why).
@@ -19,7 +20,7 @@ from faust import web
 from app.app import app, database
 from app.errors import StorageUnavailable
 from app.metrics import EVENTS_REPLAYED
-from app.query import QueryError, parse_time
+from app.query import QueryError, no_nul, parse_time
 from app.replay import ReplayRefused, replay_record, shown_value
 from app.storage import deadletters
 from app.topics import RAW
@@ -27,6 +28,7 @@ from app.web.errors import database_unavailable, error_response
 
 MAX_LIST = 500
 MAX_REPLAY = 10_000
+COUNT_CAP = 100_000
 
 
 def _time(name: str, raw: Any) -> datetime | None:
@@ -67,7 +69,7 @@ class DeadLetters(web.View):
         q = request.query
         try:
             selection = deadletters.Selection(
-                reason=q.get("reason") or None,
+                reason=no_nul("reason", q.get("reason") or "") or None,
                 since=_time("since", q.get("since") or q.get("start")),
                 until=_time("until", q.get("until") or q.get("end")),
             )
@@ -82,6 +84,7 @@ class DeadLetters(web.View):
             return database_unavailable()
         try:
             rows = await deadletters.list_letters(database.pool, selection, limit, q.get("cursor") or None)
+            total = None if q.get("cursor") else await deadletters.count_letters(database.pool, selection, COUNT_CAP)
         except ValueError as exc:
             return error_response(400, "invalid_parameter", str(exc))
         except StorageUnavailable as exc:
@@ -92,6 +95,7 @@ class DeadLetters(web.View):
             {
                 "content": [letter_out(r) for r in rows],
                 "next_cursor": deadletters.encode_cursor(rows[-1]) if more and rows else None,
+                "total": total,
             }
         )
 
@@ -103,8 +107,11 @@ class Replay(web.View):
             body = orjson.loads(await request.read() or b"{}")
             if not isinstance(body, dict):
                 raise QueryError("body", "object", "must be a JSON object")
+            reason = body.get("reason")
+            if reason is not None and not isinstance(reason, str):
+                raise QueryError("reason", "type", "must be a string, e.g. invalid")
             selection = deadletters.Selection(
-                reason=body.get("reason") or None,
+                reason=no_nul("reason", reason or "") or None,
                 since=_time("since", body.get("since")),
                 until=_time("until", body.get("until")),
                 refs=_refs(body.get("ids")),

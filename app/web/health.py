@@ -2,8 +2,9 @@
 
 ``/health`` says the process serves HTTP. ``/ready`` checks each dependency
 with a short timeout and reports each one, so an operator sees *which* is
-down; it answers 503 unless all are up. It also lists the partitions this
-worker owns, by topic.
+down; it answers 503 unless all are up. It also shows the pipeline's state
+(broker reachable, lag, whether ingest is shedding load: that alone does not
+make a worker unready) and lists the partitions this worker owns, by topic.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, cast
 from faust import web
 
 from app.agents.validate import RawValidator
-from app.app import app, cache, database
+from app.app import app, cache, database, watch
 from app.topics import RAW
 
 CHECK_TIMEOUT = 1.0
@@ -67,7 +68,12 @@ class Ready(web.View):
         broker, postgres, redis = await asyncio.gather(_check(_broker), _check(_database), _check(cache.ping))
         checks = {"broker": broker, "postgres": postgres, "redis": redis}
         ready = all(c["status"] == "up" for c in checks.values())
-        body = {"status": "UP" if ready else "DOWN", "checks": checks, "partitions": assigned_partitions()}
+        body = {
+            "status": "UP" if ready else "DOWN",
+            "checks": checks,
+            "pipeline": watch.report(),
+            "partitions": assigned_partitions(),
+        }
         return self.json(body, status=200 if ready else 503)
 
 

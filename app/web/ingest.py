@@ -14,12 +14,14 @@ from aiohttp import web as aioweb
 from faust import web
 
 from app import tracing
-from app.app import app, publisher, settings
+from app.app import app, publisher, rate_limiter, settings, watch
 from app.ingest import BadBody, parse_batch, parse_single
-from app.metrics import EVENTS_ACCEPTED, EVENTS_REJECTED
+from app.metrics import EVENTS_ACCEPTED, EVENTS_REJECTED, INGEST_SHED
 from app.models import InvalidEvent
 from app.publisher import BrokerUnavailable
+from app.web.auth import tenant_of
 from app.web.errors import error_response
+from app.web.ratelimit import limit_ingest
 
 RETRY_AFTER_SECONDS = 2
 
@@ -44,7 +46,21 @@ def stamp_trace_id(events: list[dict[str, Any]], trace_id: str | None) -> list[d
 
 
 def _unavailable(exc: BrokerUnavailable) -> web.Response:
+    INGEST_SHED.labels("broker_unavailable").inc()
     return error_response(503, "broker_unavailable", str(exc), retry_after=RETRY_AFTER_SECONDS)
+
+
+def _shed() -> web.Response | None:
+    """429 while the persist stage lags past the high-water mark (see :mod:`app.backpressure`)."""
+    if not watch.shedding:
+        return None
+    INGEST_SHED.labels("backpressure").inc()
+    gate = watch.gate
+    message = (
+        f"the pipeline is {gate.lag:,} records behind (limit {gate.high:,}); "
+        f"ingest resumes under {gate.low:,}: retry after {gate.retry_after()} s"
+    )
+    return error_response(429, "backpressure", message, retry_after=gate.retry_after())
 
 
 class IngestOne(web.View):
@@ -52,8 +68,10 @@ class IngestOne(web.View):
         body = await _read(request)
         if not isinstance(body, bytes):
             return body
+        if (refused := _shed() or await limit_ingest(rate_limiter, request, "ingest", 1)) is not None:
+            return refused
         try:
-            event = parse_single(body)
+            event = parse_single(body, tenant=tenant_of(request))
         except BadBody as exc:
             return error_response(400, exc.code, str(exc))
         except InvalidEvent as exc:
@@ -81,13 +99,21 @@ class IngestBatch(web.View):
         body = await _read(request)
         if not isinstance(body, bytes):
             return body
+        if (refused := _shed()) is not None:
+            return refused
         content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
         ndjson = content_type in ("application/x-ndjson", "application/ndjson", "application/jsonlines")
         try:
-            outcome = parse_batch(body, ndjson=ndjson, max_items=settings.ingest_batch_max_items)
+            outcome = parse_batch(
+                body, ndjson=ndjson, max_items=settings.ingest_batch_max_items, tenant=tenant_of(request)
+            )
         except BadBody as exc:
+            if (refused := await limit_ingest(rate_limiter, request, "batch", 0)) is not None:
+                return refused
             status = 413 if exc.code == "too_many_items" else 400
             return error_response(status, exc.code, str(exc))
+        if (refused := await limit_ingest(rate_limiter, request, "batch", len(outcome.events))) is not None:
+            return refused
         for error in outcome.errors:
             EVENTS_REJECTED.labels(error["rule"]).inc()
         if not outcome.events:

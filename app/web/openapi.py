@@ -20,6 +20,7 @@ from swagger_ui_bundle import swagger_ui_path
 import app as package
 from app.app import app
 from app.models import LogEvent
+from app.web.auth import required_role
 from app.web.schemas import (
     Accepted,
     BatchAccepted,
@@ -44,6 +45,8 @@ class Param:
     type: str = "string"
     repeatable: bool = False
     where: str = "query"
+    minimum: int | None = None
+    maximum: int | None = None
 
 
 @dataclass(frozen=True)
@@ -72,18 +75,27 @@ _FILTERS: Final = (
     Param("q", "PostgreSQL full-text search (websearch syntax); results ranked (aliases `keyword`, `query`)."),
     Param("keyword", "Alias of `q`."),
     Param("query", "Alias of `q`."),
-    Param("limit", "Page size, 1-1000 (alias `size`).", "integer"),
-    Param("size", "Alias of `limit`.", "integer"),
+    Param("limit", "Page size, 1-1000 (alias `size`).", "integer", minimum=1, maximum=1000),
+    Param("size", "Alias of `limit`.", "integer", minimum=1, maximum=1000),
     Param("cursor", "Opaque keyset cursor from `next_cursor`."),
-    Param("page", "Offset paging, from 0 (the Java system's); adds totals.", "integer"),
+    Param("page", "Offset paging, from 0 (the Java system's); adds totals.", "integer", minimum=0),
 )
 _NOT_TAIL: Final = {"limit", "size", "cursor", "page", "start", "startTime", "end", "endTime"}
-_HOURS_BACK: Final = (Param("hoursBack", "Add counts by event time for the last N hours.", "integer"),)
-_INGEST_ONE: Final[Responses] = {202: Accepted, 400: ErrorOut, 413: ErrorOut, 422: ErrorOut, 503: ErrorOut}
-_INGEST_BATCH: Final[Responses] = {202: BatchAccepted, 400: ErrorOut, 413: ErrorOut, 422: ErrorOut, 503: ErrorOut}
-_QUERY: Final[Responses] = {200: LogPage, 400: ErrorOut, 503: ErrorOut}
-_ONE_EVENT: Final[Responses] = {200: EventOut, 404: ErrorOut, 503: ErrorOut}
-_STATS: Final[Responses] = {200: StatsOut, 400: ErrorOut, 503: ErrorOut}
+_HOURS_BACK: Final = (
+    Param("hoursBack", "Add counts by event time for the last N hours.", "integer", minimum=1, maximum=24 * 365),
+)
+_INGEST_ONE: Final[Responses] = {
+    202: Accepted,
+    400: ErrorOut,
+    413: ErrorOut,
+    422: ErrorOut,
+    429: ErrorOut,
+    503: ErrorOut,
+}
+_INGEST_BATCH: Final[Responses] = {**_INGEST_ONE, 202: BatchAccepted}
+_QUERY: Final[Responses] = {200: LogPage, 400: ErrorOut, 429: ErrorOut, 503: ErrorOut}
+_ONE_EVENT: Final[Responses] = {200: EventOut, 404: ErrorOut, 429: ErrorOut, 503: ErrorOut}
+_STATS: Final[Responses] = {200: StatsOut, 400: ErrorOut, 429: ErrorOut, 503: ErrorOut}
 
 OPERATIONS: Final = (
     Operation("post", "/api/v1/logs", "Ingest one event", "ingest", _INGEST_ONE, body="event"),
@@ -109,7 +121,7 @@ OPERATIONS: Final = (
         "/api/v1/logs/tail",
         "Follow new events (Server-Sent Events)",
         "query",
-        {200: None, 400: ErrorOut},
+        {200: None, 400: ErrorOut, 429: ErrorOut},
         tuple(
             p
             for p in _FILTERS
@@ -125,12 +137,12 @@ OPERATIONS: Final = (
         "/api/v1/dlq",
         "List dead letters",
         "dead letters",
-        {200: DeadLetterPage, 400: ErrorOut, 503: ErrorOut},
+        {200: DeadLetterPage, 400: ErrorOut, 429: ErrorOut, 503: ErrorOut},
         (
             Param("reason", "too_large, bad_utf8, not_json, not_object, invalid, rejected_by_database."),
             Param("since", "Failed at or after (ISO 8601)."),
             Param("until", "Failed at or before (ISO 8601)."),
-            Param("limit", "1-500, default 50.", "integer"),
+            Param("limit", "1-500, default 50.", "integer", minimum=1, maximum=500),
             Param("cursor", "From `next_cursor`."),
         ),
     ),
@@ -139,7 +151,7 @@ OPERATIONS: Final = (
         "/api/v1/dlq/replay",
         "Replay dead letters to logs.raw, optionally patched",
         "dead letters",
-        {200: ReplayOut, 400: ErrorOut, 503: ErrorOut},
+        {200: ReplayOut, 400: ErrorOut, 429: ErrorOut, 503: ErrorOut},
         body="replay",
     ),
     Operation("get", "/health", "Liveness", "health", {200: StatusOut}),
@@ -153,6 +165,8 @@ OPERATIONS: Final = (
     ),
     Operation("get", "/openapi.json", "This description", "docs", {200: None}),
     Operation("get", "/docs", "Swagger UI", "docs", {200: None}, produces="text/html"),
+    Operation("get", "/", "Web console: search, live tail, counts", "console", {200: None}, produces="text/html"),
+    Operation("get", "/ui/", "Web console", "console", {200: None}, produces="text/html"),
 )
 
 
@@ -185,7 +199,9 @@ def build_openapi() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
         responses: dict[str, Any] = {}
-        for status, model in op.responses.items():
+        role = required_role(op.method.upper(), op.path)
+        guarded = {401: ErrorOut, 403: ErrorOut} if role is not None else {}
+        for status, model in sorted({**op.responses, **guarded}.items()):
             content_type = "application/json" if status >= 300 else op.produces
             schema = _schema_ref(model, schemas) if model is not None else {}
             responses[str(status)] = {
@@ -198,6 +214,9 @@ def build_openapi() -> dict[str, Any]:
             "operationId": f"{op.method}_{op.path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}",
             "responses": responses,
         }
+        if role is not None:
+            operation["security"] = [{"apiKey": []}, {"bearer": []}]
+            operation["description"] = f"Needs an API key with the `{role}` role (or `admin`)."
         if op.params:
             operation["parameters"] = [_param(p) for p in op.params]
         if op.body:
@@ -211,15 +230,27 @@ def build_openapi() -> dict[str, Any]:
             "description": "Ingest, query, search and count structured log events. Errors are JSON: "
             "`code`, `message` naming the field and the rule, and `errors`. 400: the body or a parameter "
             "is not what the route takes; 422: valid JSON that breaks an event rule; 413: too large; "
-            "503 + Retry-After: a dependency is unavailable.",
+            "503 + Retry-After: a dependency is unavailable. With auth on, send an API key as `X-API-Key` "
+            "(or `Authorization: Bearer`): 401 without a valid one, 403 without the role; a key of one "
+            "organization reads and writes only that organization's events.",
         },
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "bearer": {"type": "http", "scheme": "bearer"},
+            },
+        },
     }
 
 
 def _param(p: Param) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": p.type}
+    if p.minimum is not None:
+        schema["minimum"] = p.minimum
+    if p.maximum is not None:
+        schema["maximum"] = p.maximum
     if p.repeatable:
         schema = {"type": "array", "items": {"type": p.type}}
     return {
@@ -235,9 +266,12 @@ _DESCRIPTIONS: Final = {
     200: "OK",
     202: "Accepted: the broker has it",
     400: "Bad request",
+    401: "No valid API key",
+    403: "The API key may not do this, or not for this organization",
     404: "Not found",
     413: "Too large",
     422: "An event rule is broken",
+    429: "Over the client's rate limit, or ingest shed while the pipeline catches up; retry after Retry-After",
     503: "A dependency is unavailable; retry after Retry-After seconds",
 }
 

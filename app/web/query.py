@@ -19,10 +19,9 @@ from app.app import app, cache, database, settings
 from app.errors import StorageUnavailable
 from app.query import LogQuery, Params, QueryError, java_event, next_cursor, parse_query, row_to_event
 from app.storage import reads
+from app.web.auth import TenantMismatch, cache_scope, forbidden, scope_query, tenant_of
 from app.web.errors import database_unavailable, error_response
 from app.web.ingest import IngestOne
-
-CACHE_SCOPE = "all"  # who may see a cached answer; tenant keys narrow it
 
 
 def _params(request: web.Request) -> Params:
@@ -62,7 +61,12 @@ async def answer_query(view: web.View, request: web.Request, *, spring_paging: b
             query = parse_query(_params(request))
     except QueryError as exc:
         return error_response(400, "invalid_parameter", str(exc), errors=[exc.as_dict()])
-    key = query.cache_key(CACHE_SCOPE)
+    tenant = tenant_of(request)
+    try:
+        query = scope_query(query, tenant)
+    except TenantMismatch as exc:
+        return forbidden(exc)
+    key = query.cache_key(cache_scope(tenant))
     if settings.cache_query_ttl and (cached := await cache.get("query", key)) is not None:
         return view.bytes(cached, content_type="application/json")
     if not database.is_ready:
@@ -104,6 +108,7 @@ class OneLog(web.View):
             row = await reads.get_event(database.pool, uuid.UUID(event_id))
         except StorageUnavailable as exc:
             return database_unavailable(str(exc))
-        if row is None:
+        tenant = tenant_of(request)
+        if row is None or (tenant is not None and row[5] != tenant):  # another tenant's: as if absent
             return error_response(404, "not_found", f"no event with id {event_id}")
         return self.json(java_event(row_to_event(row)))

@@ -99,9 +99,20 @@ class Check(BaseModel):
     error: str | None = None
 
 
+class PipelineOut(BaseModel):
+    broker_reachable: bool
+    backpressure: bool = Field(description="true while ingest answers 429 because persisting lags behind.")
+    lag: int = Field(description="logs.events records not yet committed by the persist stage.")
+    high_water: int
+    low_water: int
+    drain_rate: float = Field(description="records committed per second by the persist stage, smoothed.")
+
+
 class ReadyOut(BaseModel):
     status: str
     checks: dict[str, Check]
+    pipeline: PipelineOut
+    partitions: dict[str, list[int]]
 
 
 class ShownBytes(BaseModel):
@@ -130,6 +141,7 @@ class DeadLetterOut(BaseModel):
 class DeadLetterPage(BaseModel):
     content: list[DeadLetterOut]
     next_cursor: str | None
+    total: int | None = Field(None, description="How many match (up to 100,000); on the first page only.")
 
 
 class ReplayRequest(BaseModel):

@@ -19,6 +19,7 @@ from app.app import app, cache, database, settings
 from app.errors import StorageUnavailable
 from app.storage import reads
 from app.tables.counts import ROUTING_KEY, counts, current_stats
+from app.web.auth import cache_scope, tenant_of
 from app.web.errors import database_unavailable, error_response
 
 MAX_HOURS_BACK = 24 * 365
@@ -39,9 +40,10 @@ class Stats(web.View):
 
     @app.table_route(table=counts, exact_key=ROUTING_KEY)  # type: ignore[arg-type]  # typed for View, not subclasses
     async def routed_get(self, request: web.Request) -> web.Response:
+        tenant = tenant_of(request)
         raw = request.query.get("hoursBack") or request.query.get("hours_back")
         if raw is None:
-            return self.json(current_stats())
+            return self.json(current_stats(tenant=tenant))
         try:
             hours = int(raw)
             if not 1 <= hours <= MAX_HOURS_BACK:
@@ -50,19 +52,19 @@ class Stats(web.View):
             message = f"hoursBack: must be an integer between 1 and {MAX_HOURS_BACK}"
             error = {"field": "hoursBack", "rule": "range", "message": message}
             return error_response(400, "invalid_parameter", message, errors=[error])
-        key = f"logpipe:stats:all:{hours}"
+        key = f"logpipe:stats:{cache_scope(tenant)}:{hours}"
         if settings.cache_stats_ttl and (cached := await cache.get("stats", key)) is not None:
             return self.bytes(cached, content_type="application/json")
         if not database.is_ready:
             return database_unavailable()
         since = datetime.now(UTC) - timedelta(hours=hours)
         try:
-            levels = await reads.level_counts_since(database.pool, since)
+            levels = await reads.level_counts_since(database.pool, since, tenant)
         except StorageUnavailable as exc:
             return database_unavailable(str(exc))
         body = orjson.dumps(
             {
-                **current_stats(),
+                **current_stats(tenant=tenant),
                 "window": {
                     "hoursBack": hours,
                     "since": since.isoformat(),

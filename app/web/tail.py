@@ -19,6 +19,7 @@ from faust import web
 from app.app import app, tail_hub
 from app.query import QueryError, java_event, parse_query
 from app.tail import matcher
+from app.web.auth import TenantMismatch, forbidden, scope_query, tenant_of
 from app.web.errors import error_response
 from app.web.query import _params
 
@@ -36,9 +37,11 @@ async def _send(response: aioweb.StreamResponse, chunk: bytes) -> None:
 class Tail(web.View):
     async def get(self, request: web.Request) -> web.Response:
         try:
-            query = parse_query(_params(request))
+            query = scope_query(parse_query(_params(request)), tenant_of(request))
         except QueryError as exc:
             return error_response(400, "invalid_parameter", str(exc), errors=[exc.as_dict()])
+        except TenantMismatch as exc:
+            return forbidden(exc)
         raw = cast(aioweb.Request, request)
         response = aioweb.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from devstack.servers import Server, ensure_broker, ensure_postgres, ensure_redis, free_port
 
+from devstack.servers import Server, ensure_broker, ensure_postgres, ensure_redis, free_port
 from tests.support.mock import mock_cluster
 from tests.support.workers import Worker, WorkerFactory, worker_env
 

@@ -6,7 +6,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -17,7 +16,7 @@ from openapi_spec_validator import validate
 from app.query import parse_query
 from tests.integration.test_pipeline import query, row_count, stats_match_rows
 from tests.support.kafka import wait_for
-from tests.support.tcpproxy import tcp_proxy
+from tests.support.tcpproxy import proxied_url
 from tests.support.workers import Worker, WorkerFactory
 
 pytestmark = pytest.mark.integration
@@ -238,9 +237,7 @@ async def test_keyset_pagination_is_stable_under_inserts(
 async def test_cache_hits_then_expires_and_survives_redis_outage(
     workers: WorkerFactory, redis_url: str, http: aiohttp.ClientSession
 ) -> None:
-    target = urlsplit(redis_url)
-    with tcp_proxy(target.hostname or "127.0.0.1", target.port or 6379) as proxy:
-        proxied = target._replace(netloc=f"127.0.0.1:{proxy.port}").geturl()
+    with proxied_url(redis_url, 6379) as (proxied, proxy):
         api = ready_worker(workers, REDIS_URL=proxied, CACHE_QUERY_TTL="1.5").url
 
         async def counted(result: str) -> float:
@@ -278,3 +275,19 @@ def _params(path: str) -> Any:
     from yarl import URL
 
     return MultiDict(URL(path).query)
+
+
+async def test_numbers_beyond_64_bits_in_metadata_read_back(
+    workers: WorkerFactory, database_url: str, http: aiohttp.ClientSession
+) -> None:
+    """PostgreSQL keeps 1e20 as the integer 100000000000000000000; reading it must not break the answer."""
+    api = ready_worker(workers).url
+    event = b'{"message": "big numbers", "source": "big", "metadata": {"big": 1e20, "huge": 1234567890123456789012345}}'
+    status, body, _ = await call(http, "POST", api + "/api/v1/logs", event)
+    assert status == 202, body
+    await wait_for(lambda: row_count(database_url) == 1, timeout=30, what="the row")
+    status, page, _ = await call(http, "GET", api + "/api/v1/logs?source=big")
+    assert status == 200, page
+    assert page["content"][0]["metadata"] == {"big": 1e20, "huge": 1.2345678901234568e24}
+    status, one, _ = await call(http, "GET", api + f"/api/v1/logs/{body['id']}")
+    assert status == 200 and one["metadata"]["big"] == 1e20

@@ -37,6 +37,8 @@ PRESENT = ["logpipe_consumer_lag_records", "logpipe_postgres_retries_total", "lo
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _NOT_METRICS = {
     "sum",
+    "max",
+    "min",
     "rate",
     "by",
     "le",

@@ -6,14 +6,13 @@ import itertools
 import uuid
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 import psycopg2
 import pytest
 
 from tests.support.kafka import produce, read_all, wait_drained, wait_for
-from tests.support.tcpproxy import tcp_proxy
+from tests.support.tcpproxy import proxied_url
 from tests.support.workers import Worker, WorkerFactory
 
 pytestmark = pytest.mark.integration
@@ -99,9 +98,7 @@ async def test_same_event_id_twice_is_one_row(workers: WorkerFactory, broker: st
 async def test_postgres_outage_loses_and_duplicates_nothing(
     workers: WorkerFactory, broker: str, database_url: str
 ) -> None:
-    target = urlsplit(database_url)
-    with tcp_proxy(target.hostname or "127.0.0.1", target.port or 5432) as proxy:
-        proxied = target._replace(netloc=f"{target.username}@127.0.0.1:{proxy.port}").geturl()
+    with proxied_url(database_url, 5432) as (proxied, proxy):
         worker = workers.make(DATABASE_URL=proxied).start()
         await wait_for(lambda: worker.get("/ready")[0] == 200, timeout=60, what="worker ready")
 

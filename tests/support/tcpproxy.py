@@ -12,6 +12,7 @@ import contextlib
 import socket
 import threading
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 
 class TcpProxy:
@@ -90,3 +91,12 @@ def tcp_proxy(host: str, port: int) -> Iterator[TcpProxy]:
         yield proxy
     finally:
         proxy.stop()
+
+
+@contextlib.contextmanager
+def proxied_url(url: str, default_port: int) -> Iterator[tuple[str, TcpProxy]]:
+    """``url`` (PostgreSQL, Redis) rewritten to go through a proxy the test can cut and restore."""
+    target = urlsplit(url)
+    with tcp_proxy(target.hostname or "127.0.0.1", target.port or default_port) as proxy:
+        user = f"{target.username}@" if target.username else ""
+        yield target._replace(netloc=f"{user}127.0.0.1:{proxy.port}").geturl(), proxy

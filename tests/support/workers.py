@@ -51,14 +51,14 @@ class Worker:
         return self
 
     def wait_serving(self, timeout: float = 90) -> None:
-        """Wait until the worker answers HTTP (its consumers are started by then)."""
+        """Wait until the worker answers HTTP and its schema is in place (PostgreSQL "up" in /ready)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise AssertionError(f"worker {self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
-                status, _ = self.get("/health")
-                if status == 200:
+                status, body = self.get("/ready")
+                if status == 200 or (isinstance(body, dict) and body["checks"]["postgres"]["status"] == "up"):
                     return
             except OSError:
                 pass
@@ -117,6 +117,8 @@ def worker_env(
         WEB_PORT=str(port),
         BROKER_SESSION_TIMEOUT="6",
         PG_RETRY_MAX_DELAY="1",
+        AUTH_ENABLED="false",
+        RATE_LIMITS_ENABLED="false",
         PYTHONUNBUFFERED="1",
     )
     if mock:

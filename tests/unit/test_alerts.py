@@ -6,6 +6,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import yaml
+
 RULES = Path(__file__).resolve().parents[2] / "compose" / "prometheus"
 
 
@@ -18,7 +20,20 @@ def promtool() -> str:
 def test_rules_are_valid() -> None:
     result = subprocess.run([promtool(), "check", "rules", "alerts.yml"], cwd=RULES, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 6 rules found" in result.stdout
+    alerts = [
+        rule["alert"]
+        for group in yaml.safe_load((RULES / "alerts.yml").read_text())["groups"]
+        for rule in group["rules"]
+    ]
+    assert f"SUCCESS: {len(alerts)} rules found" in result.stdout
+
+
+def test_every_alert_has_a_test() -> None:
+    rules = yaml.safe_load((RULES / "alerts.yml").read_text())
+    tests = yaml.safe_load((RULES / "alerts.test.yml").read_text())
+    alerts = {rule["alert"] for group in rules["groups"] for rule in group["rules"]}
+    tested = {case["alertname"] for test in tests["tests"] for case in test.get("alert_rule_test", [])}
+    assert alerts - tested == set(), "alerts without a promtool test"
 
 
 def test_rules_fire_when_they_should() -> None:

@@ -42,7 +42,7 @@ def test_kafka_is_apache_kafka_in_kraft_mode() -> None:
 
 def test_secrets_are_required_not_defaulted() -> None:
     text = (COMPOSE / "docker-compose.yml").read_text()
-    for secret in ("POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD"):
+    for secret in ("POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "LOGPIPE_API_KEYS"):
         assert f"${{{secret}:?" in text
         assert f"${{{secret}:-" not in text
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.counting import CounterValue, delta_from_rows, epoch_minute, fold, snapshot, table_key
+from app.counting import CounterValue, delta_from_rows, epoch_minute, fold, snapshot, table_key, tenant_counter
 
 NOW = datetime(2026, 11, 23, 12, 30, 15, tzinfo=UTC)
 MIN = epoch_minute(NOW)
@@ -22,6 +22,11 @@ def test_delta_counts_by_level_source_org_total_and_minute() -> None:
         "org:acme": 2,
         "total": 3,
         f"minute:{MIN}": 3,
+        tenant_counter("acme", "level:INFO"): 1,
+        tenant_counter("acme", "level:ERROR"): 1,
+        tenant_counter("acme", "source:api"): 2,
+        tenant_counter("acme", "total"): 2,
+        tenant_counter("acme", f"minute:{MIN}"): 2,
     }
 
 
@@ -31,7 +36,13 @@ def test_nothing_inserted_is_an_empty_delta() -> None:
 
 @pytest.mark.parametrize(
     ("counter", "key"),
-    [("level:INFO", "level:INFO"), ("total", "total"), (f"minute:{MIN}", f"minute:{MIN % 60:02d}")],
+    [
+        ("level:INFO", "level:INFO"),
+        ("total", "total"),
+        (f"minute:{MIN}", f"minute:{MIN % 60:02d}"),
+        (tenant_counter("a:b", f"minute:{MIN}"), tenant_counter("a:b", f"minute:{MIN % 60:02d}")),
+        (tenant_counter("acme", "level:INFO"), tenant_counter("acme", "level:INFO")),
+    ],
 )
 def test_table_keys(counter: str, key: str) -> None:
     assert table_key(counter) == key
@@ -90,3 +101,31 @@ def test_snapshot() -> None:
     assert stats["per_minute"][-1] == {"minute": "2026-11-23T12:30:00+00:00", "count": 6}
     assert stats["per_minute"][-2]["count"] == 4
     assert sum(m["count"] for m in stats["per_minute"]) == 10, "a stale slot is not counted"
+
+
+def test_tenant_minute_slots_fold_like_plain_ones() -> None:
+    counter = tenant_counter("acme", f"minute:{MIN}")
+    value = fold(None, counter, 2, 0, 1)
+    assert value == {"n": 2, "m": MIN, "hw": {"0": 1}}
+    assert fold(value, tenant_counter("acme", f"minute:{MIN - 60}"), 1, 0, 2) is None, "an older minute"
+
+
+def test_a_tenant_snapshot_holds_only_its_own_counters() -> None:
+    rows = [("INFO", "api", "acme"), ("ERROR", "db", "globex"), ("WARN", "api", None), ("INFO", "web", "acme")]
+    delta = delta_from_rows(rows, MIN)
+    items = [(table_key(k), {"n": n, "m": MIN} if "minute:" in k else {"n": n}) for k, n in delta.items()]
+
+    everyone = snapshot(items, NOW, top_sources=10)
+    assert everyone["total"] == 4
+    assert everyone["levels"] == {"ERROR": 1, "INFO": 2, "WARN": 1}
+    assert everyone["organizations"] == {"acme": 2, "globex": 1}
+
+    acme = snapshot(items, NOW, top_sources=10, tenant="acme")
+    assert acme["total"] == 2
+    assert acme["levels"] == {"INFO": 2}
+    assert acme["sources"] == {"api": 1, "web": 1}
+    assert acme["organizations"] == {"acme": 2}
+    assert acme["per_minute"][-1]["count"] == 2
+
+    nobody = snapshot(items, NOW, top_sources=10, tenant="initech")
+    assert nobody["total"] == 0 and nobody["levels"] == {} and nobody["organizations"] == {}

@@ -59,3 +59,21 @@ def test_batch_bad_bodies(body: bytes, ndjson: bool, code: str) -> None:
     with pytest.raises(BadBody) as caught:
         parse_batch(body, ndjson=ndjson, max_items=10)
     assert caught.value.code == code
+
+
+def test_a_tenant_key_stamps_its_organization_and_refuses_another() -> None:
+    event = parse_single(b'{"message": "m", "source": "s"}', tenant="acme")
+    assert event.organization_id == "acme"
+    same = parse_single(b'{"message": "m", "source": "s", "organizationId": "acme"}', tenant="acme")
+    assert same.organization_id == "acme"
+    with pytest.raises(InvalidEvent) as caught:
+        parse_single(b'{"message": "m", "source": "s", "organization_id": "globex"}', tenant="acme")
+    assert [e.as_dict()["rule"] for e in caught.value.errors] == ["tenant"]
+    assert caught.value.errors[0].field == "organization_id"
+
+
+def test_a_tenant_batch_refuses_only_the_items_claiming_another_organization() -> None:
+    body = b'[{"message": "a", "source": "s"}, {"message": "b", "source": "s", "organization_id": "globex"}]'
+    outcome = parse_batch(body, ndjson=False, max_items=10, tenant="acme")
+    assert [e.organization_id for e in outcome.events] == ["acme"]
+    assert [(e["index"], e["field"], e["rule"]) for e in outcome.errors] == [(1, "organization_id", "tenant")]

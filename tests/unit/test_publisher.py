@@ -65,3 +65,22 @@ async def test_trace_contexts_travel_as_headers_of_their_envelope() -> None:
     )
     assert len(broker.envelopes) == 1
     assert [value.decode()[3:7] for _, value in broker.headers[0] or []] == ["aaaa", "cccc"]
+
+
+async def test_an_unreachable_broker_refuses_at_once_and_releases_the_waiting() -> None:
+    broker = FakeBroker("silent")
+    publisher = EnvelopePublisher(broker.send, max_bytes=1 << 20, linger=0.001, ack_timeout=30)
+    waiting = asyncio.ensure_future(publisher.publish([{"i": 1}]))
+    await asyncio.sleep(0.01)
+    assert not waiting.done(), "no acknowledgement yet"
+    publisher.broker_unreachable("connection refused")
+    with pytest.raises(BrokerUnavailable, match="became unreachable"):
+        await asyncio.wait_for(waiting, 1)
+    with pytest.raises(BrokerUnavailable, match="is unreachable"):
+        await asyncio.wait_for(publisher.publish([{"i": 2}]), 1)
+    assert len(broker.envelopes) == 1, "the refused request sent nothing"
+
+    broker.mode = "ack"
+    publisher.broker_reachable()
+    await asyncio.wait_for(publisher.publish([{"i": 3}]), 1)
+    assert broker.envelopes[-1] == [{"i": 3}]

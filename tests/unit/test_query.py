@@ -122,3 +122,17 @@ def test_cache_keys_differ_by_query_and_scope() -> None:
     assert q(("level", "info")).cache_key("all") == q(("logLevel", "INFO")).cache_key("all")
     assert q(("level", "info")).cache_key("all") != q(("level", "error")).cache_key("all")
     assert q().cache_key("org:a") != q().cache_key("org:b")
+
+
+def test_a_nul_character_in_any_parameter_is_refused_by_name() -> None:
+    for name in ("q", "source", "organizationId", "start"):
+        with pytest.raises(QueryError) as caught:
+            q((name, "a\x00b"))
+        assert (caught.value.field, caught.value.rule) == (name, "no_nul")
+
+
+def test_offset_pages_stop_where_the_count_stops() -> None:
+    assert q(("page", "999"), ("size", "100")).page == 999
+    with pytest.raises(QueryError, match="go deeper with cursor") as caught:
+        q(("page", "9223372036854775807"), ("size", "2"))
+    assert caught.value.field == "page"

@@ -1,0 +1,237 @@
+"""Faults injected into real servers: PostgreSQL away, the broker stopped, the pipeline lagging.
+
+Each test counts what it injected and what arrived, prints it, and holds
+the pipeline to "nothing accepted is lost, nothing stored twice".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from devstack.servers import Server, ensure_broker, free_port
+from tests.integration.test_http_api import call
+from tests.integration.test_pipeline import query, stats_match_rows
+from tests.support.kafka import wait_drained, wait_for
+from tests.support.tcpproxy import TcpProxy, proxied_url
+from tests.support.workers import Worker, WorkerFactory
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@contextlib.asynccontextmanager
+async def worker_cut_off_from_postgres(
+    workers: WorkerFactory, database_url: str, **env: str
+) -> AsyncIterator[tuple[Worker, TcpProxy]]:
+    """A ready worker that reaches PostgreSQL only through a proxy the test can cut and restore."""
+    with proxied_url(database_url, 5432) as (proxied, proxy):
+        worker = workers.make(DATABASE_URL=proxied, **env).start()
+        await wait_for(lambda: worker.get("/ready")[0] == 200, timeout=60, what="worker ready")
+        yield worker, proxy
+
+
+def rows_of(database_url: str, source: str) -> tuple[int, int]:
+    """(rows, distinct ids) of one test's source."""
+    (row,) = query(database_url, "SELECT count(*), count(DISTINCT id) FROM logs WHERE source = %s", source)
+    return int(row[0]), int(row[1])
+
+
+async def ready(worker: Worker) -> Any:
+    return worker.get("/ready")[1]
+
+
+async def test_backpressure_sheds_ingest_while_the_lag_is_high_and_loses_nothing(
+    workers: WorkerFactory, broker: str, database_url: str, http: aiohttp.ClientSession
+) -> None:
+    source = f"bp-{uuid.uuid4().hex[:6]}"
+    async with worker_cut_off_from_postgres(
+        workers, database_url, BACKPRESSURE_HIGH_LAG="40", BACKPRESSURE_LOW_LAG="5", INGEST_LINGER="0"
+    ) as (worker, proxy):
+        api = worker.url
+
+        proxy.cut()  # the persist stage stalls; every accepted request adds a record of lag
+        accepted: list[str] = []
+        shed: dict[str, Any] | None = None
+        for i in range(400):
+            status, body, headers = await call(
+                http, "POST", api + "/api/v1/logs", {"message": f"event {i}", "source": source}
+            )
+            if status == 202:
+                accepted.append(body["id"])
+            else:
+                assert status == 429 and body["code"] == "backpressure", body
+                shed = {"body": body, "retry_after": int(headers["Retry-After"])}
+                break
+            if i % 20 == 19:  # the watch samples the lag every 0.5 s
+                await asyncio.sleep(0.6)
+        assert shed is not None, f"{len(accepted)} accepted and no 429 while nothing could be persisted"
+        assert 1 <= shed["retry_after"] <= 60 and "records behind" in shed["body"]["message"]
+        pipeline = (await ready(worker))["pipeline"]
+        assert pipeline["backpressure"] is True and pipeline["lag"] >= 40
+        async with http.get(api + "/metrics") as response:
+            assert "logpipe_backpressure_active 1.0" in await response.text()
+
+        proxy.restore()
+        waited = await wait_for(
+            lambda: worker.get("/ready")[1]["pipeline"]["backpressure"] is False,
+            timeout=60,
+            what="the lag to drain under the low-water mark",
+        )
+        status, body, _ = await call(http, "POST", api + "/api/v1/logs", {"message": "after", "source": source})
+        assert status == 202, body
+        accepted.append(body["id"])
+        await wait_for(lambda: rows_of(database_url, source)[0] >= len(accepted), timeout=60, what="every row")
+        await wait_drained(broker, workers.app_id)
+        assert rows_of(database_url, source) == (len(accepted), len(accepted))
+        stored = {str(r[0]) for r in query(database_url, "SELECT id FROM logs WHERE source = %s", source)}
+        assert stored == set(accepted)
+        print(
+            f"\nbackpressure: 429 after {len(accepted) - 1} accepted with PostgreSQL away "
+            f"(Retry-After {shed['retry_after']} s); open again {waited:.1f}s after it returned; "
+            f"{len(accepted)} accepted = {len(accepted)} rows"
+        )
+
+
+async def test_postgres_away_for_20_seconds_mid_load(
+    workers: WorkerFactory, broker: str, database_url: str, http: aiohttp.ClientSession
+) -> None:
+    source = f"pg-{uuid.uuid4().hex[:6]}"
+    async with worker_cut_off_from_postgres(workers, database_url) as (worker, proxy):
+        api = worker.url
+        accepted: list[str] = []
+        statuses: dict[int, int] = {}
+        saw_down = False
+
+        async def post_for(seconds: float, batch: int) -> None:
+            nonlocal saw_down
+            until = time.monotonic() + seconds
+            n = 0
+            while time.monotonic() < until:
+                events = [{"message": f"m {len(accepted) + i}", "source": source} for i in range(batch)]
+                status, body, _ = await call(http, "POST", api + "/api/v1/logs/batch", events)
+                statuses[status] = statuses.get(status, 0) + 1
+                if status == 202:
+                    accepted.extend(body["ids"])
+                n += 1
+                if n % 10 == 0:
+                    saw_down = saw_down or (await ready(worker))["checks"]["postgres"]["status"] == "down"
+                await asyncio.sleep(0.05)
+
+        await post_for(3, 50)
+        cut_at = time.monotonic()
+        proxy.cut()
+        await post_for(20, 50)
+        proxy.restore()
+        outage = time.monotonic() - cut_at
+        await post_for(3, 50)
+        assert statuses == {202: statuses[202]}, f"ingest answered other than 202: {statuses}"
+        assert saw_down, "/ready did not report PostgreSQL down during the outage"
+        waited = await wait_for(
+            lambda: rows_of(database_url, source)[0] >= len(accepted), timeout=120, what="every accepted row"
+        )
+        await wait_drained(broker, workers.app_id)
+        assert rows_of(database_url, source) == (len(accepted), len(accepted))
+        await wait_for(lambda: stats_match_rows(worker, database_url), timeout=30, what="stats = rows")
+        print(
+            f"\nPostgreSQL away {outage:.0f}s mid-load: {statuses[202]} batches, {len(accepted)} events accepted "
+            f"(all 202), all {len(accepted)} rows {waited:.1f}s after it returned, none twice"
+        )
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[tuple[str, Any]]:
+    """A dev broker this test may stop and start again (same port, same data)."""
+    port = free_port()
+    url = f"kafka://127.0.0.1:{port}"
+    servers: list[Server] = []
+
+    def start() -> None:
+        servers.append(ensure_broker(url, tmp_path / "own-broker", tmp_path / "own-broker.log"))
+
+    def stop() -> None:
+        servers.pop().stop()
+
+    start()
+    try:
+        yield f"127.0.0.1:{port}", (start, stop)
+    finally:
+        for server in servers:
+            server.stop()
+
+
+async def test_broker_stopped_means_503_at_once_and_ingest_resumes_by_itself(
+    workers: WorkerFactory, own_broker: tuple[str, Any], database_url: str, http: aiohttp.ClientSession
+) -> None:
+    bootstrap, (start_broker, stop_broker) = own_broker
+    source = f"br-{uuid.uuid4().hex[:6]}"
+    worker = workers.make(KAFKA_BROKER_URL=f"kafka://{bootstrap}").start()
+    await wait_for(lambda: worker.get("/ready")[0] == 200, timeout=60, what="worker ready")
+    api = worker.url
+    first, _, _ = await call(http, "POST", api + "/api/v1/logs", {"message": "before", "source": source})
+    assert first == 202
+    # Mid-operation, not mid-start: Faust stops a worker whose first rebalance cannot reach the broker.
+    await wait_for(lambda: rows_of(database_url, source)[0] == 1, timeout=60, what="the first event persisted")
+
+    await asyncio.to_thread(stop_broker)
+    stopped = time.monotonic()
+    answers: list[tuple[int, float]] = []
+    while time.monotonic() - stopped < 5:
+        started = time.monotonic()
+        status, body, headers = await call(http, "POST", api + "/api/v1/logs", {"message": "during", "source": source})
+        answers.append((status, time.monotonic() - started))
+        if status == 503:
+            assert body["code"] == "broker_unavailable" and int(headers["Retry-After"]) >= 1
+            break
+        await asyncio.sleep(0.1)
+    assert answers[-1][0] == 503, f"no 503 within 5 s of the broker stopping: {answers}"
+    detected = time.monotonic() - stopped
+    assert detected < 1.0, f"the first 503 came {detected:.2f}s after the broker stopped: {answers}"
+    timings = []
+    for _ in range(5):
+        started = time.monotonic()
+        status, _, _ = await call(http, "POST", api + "/api/v1/logs", {"message": "during", "source": source})
+        timings.append(time.monotonic() - started)
+        assert status == 503
+    assert max(timings) < 1.0, f"503 must come at once, took {max(timings):.2f}s"
+    ready_now = await ready(worker)
+    assert ready_now["pipeline"]["broker_reachable"] is False
+
+    await asyncio.to_thread(start_broker)  # its readiness check runs an event loop of its own
+    restarted = time.monotonic()
+    await wait_for(
+        lambda: worker.get("/ready")[1]["pipeline"]["broker_reachable"] is True,
+        timeout=60,
+        what="the worker to reach the restarted broker",
+    )
+
+    async def accepted_again() -> bool:
+        return (await call(http, "POST", api + "/api/v1/logs", {"message": "after", "source": source}))[0] == 202
+
+    await wait_for(accepted_again, timeout=30, what="ingest to accept again")
+    resumed = time.monotonic() - restarted
+    await wait_for(
+        lambda: (
+            query(database_url, "SELECT count(*) FROM logs WHERE source = %s AND message = 'after'", source)[0][0] >= 1
+        ),
+        timeout=60,
+        what="an event sent after the restart to be persisted",
+    )
+    assert worker.process is not None and worker.process.poll() is None, "the worker kept running"
+    print(
+        f"\nbroker stopped: first 503 {detected:.2f}s after, then 503 in {max(timings) * 1000:.0f} ms at most; "
+        f"ingest accepted again {resumed:.1f}s after the restart and persisted, same worker process"
+    )
