@@ -123,7 +123,11 @@ class LogEvent(BaseModel):
     def _to_utc(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            # 0001-01-01T00:00+05:00 is a valid ISO 8601 string but falls before year 1 in UTC.
+            raise PydanticCustomError("range", "must fall within years 1 to 9999 in UTC") from None
 
     @field_validator("metadata", mode="after")
     @classmethod

@@ -121,7 +121,12 @@ def parse_time(name: str, raw: str) -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise QueryError(name, "iso8601", f"must be an ISO 8601 date-time, got {raw[:40]!r}") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise QueryError(name, "range", "must fall within years 1 to 9999 in UTC") from None
 
 
 def encode_cursor(cursor: Cursor) -> str:

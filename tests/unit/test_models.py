@@ -108,6 +108,8 @@ def test_timestamp_defaults_to_receipt() -> None:
         ({"logLevel": "nope"}, "level", "one_of"),
         ({"id": "not-a-uuid"}, "id", "uuid"),
         ({"timestamp": "yesterday"}, "timestamp", "iso8601"),
+        ({"timestamp": "0001-01-01T03:56:24+11:42"}, "timestamp", "range"),
+        ({"timestamp": "9999-12-31T23:00:00-05:00"}, "timestamp", "range"),
         ({"organization_id": "x" * 256}, "organization_id", "max_length"),
         ({"organizationId": "a\tb"}, "organization_id", "printable"),
         ({"traceId": ""}, "trace_id", "min_length"),

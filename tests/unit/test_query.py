@@ -68,6 +68,7 @@ def test_java_parameter_names() -> None:
         ((("size", "ten"),), "size", "integer"),
         ((("page", "-1"),), "page", "range"),
         ((("start", "yesterday"),), "start", "iso8601"),
+        ((("start", "0001-01-01T00:00:00+05:00"),), "start", "range"),
         ((("start", "2024-01-02"), ("end", "2024-01-01")), "start", "order"),
         ((("cursor", "garbage!"),), "cursor", "cursor"),
         ((("cursor", encode_cursor(Cursor("2024-01-01T00:00:00+00:00", "x"))), ("page", "1")), "cursor", "exclusive"),
