@@ -20,6 +20,7 @@ from swagger_ui_bundle import swagger_ui_path
 import app as package
 from app.app import app
 from app.models import LogEvent
+from app.query import SORTS
 from app.web.auth import required_role
 from app.web.schemas import (
     Accepted,
@@ -47,6 +48,7 @@ class Param:
     where: str = "query"
     minimum: int | None = None
     maximum: int | None = None
+    enum: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -72,15 +74,20 @@ _FILTERS: Final = (
     Param("startTime", "Alias of `start`."),
     Param("end", "Up to this ISO 8601 time (alias `endTime`)."),
     Param("endTime", "Alias of `end`."),
-    Param("q", "PostgreSQL full-text search (websearch syntax); results ranked (aliases `keyword`, `query`)."),
+    Param("q", "PostgreSQL full-text search (websearch syntax), results newest first (aliases `keyword`, `query`)."),
     Param("keyword", "Alias of `q`."),
     Param("query", "Alias of `q`."),
+    Param(
+        "sort",
+        "`newest` (default) or `relevance`: with `q`, rank by full-text relevance first (scores every match).",
+        enum=SORTS,
+    ),
     Param("limit", "Page size, 1-1000 (alias `size`).", "integer", minimum=1, maximum=1000),
     Param("size", "Alias of `limit`.", "integer", minimum=1, maximum=1000),
     Param("cursor", "Opaque keyset cursor from `next_cursor`."),
     Param("page", "Offset paging, from 0 (the Java system's); adds totals.", "integer", minimum=0),
 )
-_NOT_TAIL: Final = {"limit", "size", "cursor", "page", "start", "startTime", "end", "endTime"}
+_NOT_TAIL: Final = {"limit", "size", "cursor", "page", "start", "startTime", "end", "endTime", "sort"}
 _HOURS_BACK: Final = (
     Param("hoursBack", "Add counts by event time for the last N hours.", "integer", minimum=1, maximum=24 * 365),
 )
@@ -251,6 +258,8 @@ def _param(p: Param) -> dict[str, Any]:
         schema["minimum"] = p.minimum
     if p.maximum is not None:
         schema["maximum"] = p.maximum
+    if p.enum is not None:
+        schema["enum"] = list(p.enum)
     if p.repeatable:
         schema = {"type": "array", "items": {"type": p.type}}
     return {

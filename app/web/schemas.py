@@ -55,7 +55,7 @@ class EventOut(BaseModel):
 
 
 class LogPage(BaseModel):
-    content: list[EventOut] = Field(description="Newest first (ranked by relevance first when `q` is given).")
+    content: list[EventOut] = Field(description="Newest first (by relevance first with `q` and `sort=relevance`).")
     size: int
     numberOfElements: int
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")

@@ -69,6 +69,7 @@ def test_java_parameter_names() -> None:
         ((("page", "-1"),), "page", "range"),
         ((("start", "yesterday"),), "start", "iso8601"),
         ((("start", "0001-01-01T00:00:00+05:00"),), "start", "range"),
+        ((("sort", "oldest"),), "sort", "one_of"),
         ((("start", "2024-01-02"), ("end", "2024-01-01")), "start", "order"),
         ((("cursor", "garbage!"),), "cursor", "cursor"),
         ((("cursor", encode_cursor(Cursor("2024-01-01T00:00:00+00:00", "x"))), ("page", "1")), "cursor", "exclusive"),
@@ -101,8 +102,17 @@ def test_sql_uses_parameters_for_every_value() -> None:
     sql, args = select_sql(query)
     assert "drop table" not in sql
     assert args["source"] == "x'; drop table logs; --"
-    assert "websearch_to_tsquery('simple', %(q)s)" in sql and "ORDER BY ts_rank" in sql
+    assert "websearch_to_tsquery('simple', %(q)s)" in sql
+    assert "ORDER BY (\"timestamp\" + interval '0 s') DESC, id DESC" in sql, "newest first, found by the GIN index"
     assert args["limit"] == 101
+
+
+def test_text_search_is_newest_first_unless_relevance_is_asked_for() -> None:
+    """Ranking scores every match before the limit; newest first can stop at the first ``limit``."""
+    assert "ts_rank" not in select_sql(q(("q", "disk")))[0]
+    ranked_sql, _ = select_sql(q(("q", "disk"), ("sort", "relevance")))
+    assert "ORDER BY ts_rank" in ranked_sql
+    assert "ts_rank" not in select_sql(q(("sort", "relevance")))[0], "nothing to rank without q"
 
 
 def test_sql_keyset_and_offset() -> None:
