@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -73,12 +74,21 @@ async def http_path(url: str, database_url: str, n: int, *, clients: int = 8, ba
     for body in bodies:
         queue.put_nowait(body)
 
+    deferred = 0
+
     async def client(http: aiohttp.ClientSession) -> None:
+        nonlocal deferred
         while not queue.empty():
             body = queue.get_nowait()
-            async with http.post(f"{url}/api/v1/logs/batch", data=body) as response:
-                if response.status != 202:
-                    raise RuntimeError(f"batch refused: {response.status} {await response.text()}")
+            while True:
+                async with http.post(f"{url}/api/v1/logs/batch", data=body) as response:
+                    if response.status == 202:
+                        break
+                    if response.status not in (429, 503):
+                        raise RuntimeError(f"batch refused: {response.status} {await response.text()}")
+                    # Shed by backpressure: wait as told and send the same batch again, as a client should.
+                    deferred += 1
+                    await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
 
     started = time.perf_counter()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients)) as http:
@@ -87,7 +97,13 @@ async def http_path(url: str, database_url: str, n: int, *, clients: int = 8, ba
     total_events = len(bodies) * batch
     await wait_rows(database_url, base + total_events, limit_s=max(120, total_events / 1000))
     total = time.perf_counter() - started
-    return {"events": total_events, "accept_s": accepted, "seconds": total, "events_per_s": total_events / total}
+    return {
+        "events": total_events,
+        "accept_s": accepted,
+        "seconds": total,
+        "events_per_s": total_events / total,
+        "deferred_requests": deferred,
+    }
 
 
 def percentiles(samples: list[float], *points: float) -> dict[str, float]:
@@ -97,12 +113,13 @@ def percentiles(samples: list[float], *points: float) -> dict[str, float]:
     return {f"p{p:g}": ordered[min(int(len(ordered) * p / 100), len(ordered) - 1)] for p in points}
 
 
-async def open_loop_posts(url: str, rate: float, seconds: float) -> dict[str, float]:
+async def open_loop_posts(url: str, rate: float, seconds: float) -> dict[str, Any]:
     """Single-event POSTs sent on a fixed schedule, not when the previous answered (no coordinated
     omission): each latency is measured from when its request was *due*."""
     total = int(rate * seconds)
     latencies: list[float] = []
     errors = 0
+    kinds: Counter[str] = Counter()
     body = orjson.dumps({"level": "INFO", "message": "open loop", "source": "bench"})
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
 
@@ -114,14 +131,22 @@ async def open_loop_posts(url: str, rate: float, seconds: float) -> dict[str, fl
                     await response.read()
                     if response.status != 202:
                         errors += 1
-            except aiohttp.ClientError:
+                        kinds[str(response.status)] += 1
+            except aiohttp.ClientError as exc:
                 errors += 1
+                kinds[type(exc).__name__] += 1
             latencies.append(time.perf_counter() - due)
 
         start = time.perf_counter() + 0.1
         await asyncio.gather(*(one(start + i / rate) for i in range(total)))
     ms = [x * 1000 for x in latencies]
-    return {"rate": rate, "requests": total, "errors": errors, **percentiles(ms, 50, 99, 99.9)}
+    return {
+        "rate": rate,
+        "requests": total,
+        "errors": errors,
+        "error_kinds": dict(kinds),
+        **percentiles(ms, 50, 99, 99.9),
+    }
 
 
 async def end_to_end(url: str, database_url: str, rate: float, seconds: float, batch: int = 50) -> dict[str, float]:

@@ -47,8 +47,14 @@ def analyze(database_url: str) -> None:
     conn.close()
 
 
+# Ranking scores every match before the limit: reported, but an opt-in beside the default
+# newest-first order, so it is left out of the worst p95 the target applies to.
+OPT_IN_RANKED = "full text, sort=relevance (opt-in)"
+
+
 def queries() -> dict[str, str]:
     since = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    day_ago = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "newest": "/api/v1/logs",
         "level": "/api/v1/logs?level=ERROR",
@@ -58,7 +64,10 @@ def queries() -> dict[str, str]:
         "level+source": "/api/v1/logs?level=WARN&source=svc-42",
         "time range": f"/api/v1/logs?start={since}",
         "full text": "/api/v1/logs?q=payment%20declined&limit=50",
+        "full text, last 24 h": f"/api/v1/logs?q=payment%20declined&limit=50&start={day_ago}",
+        "full text, rare word": "/api/v1/logs?q=4242&limit=50",
         "java page 3": "/gateway/api/query/logs?logLevel=INFO&page=3&size=20",
+        OPT_IN_RANKED: "/api/v1/logs?q=payment%20declined&limit=50&sort=relevance",
     }
 
 
@@ -80,7 +89,8 @@ async def query_latency(url: str, repeats: int) -> dict[str, dict[str, float]]:
                 cursor_path = f"{path}{'&' if '?' in path else '?'}cursor={cursor}" if cursor and i % 2 == 0 else path
             results[name] = percentiles(samples, 50, 95, 99)
     all_samples = [v for r in results.values() for v in r.values()]
-    results["all"] = {"worst_p95": max(r["p95"] for r in results.values()), "max": max(all_samples)}
+    default_order = [r for name, r in results.items() if name != OPT_IN_RANKED]
+    results["all"] = {"worst_p95": max(r["p95"] for r in default_order), "max": max(all_samples)}
     return results
 
 

@@ -40,6 +40,7 @@ def test_bench_smoke(tmp_path: Path, postgres_server: Any) -> None:
         "5000",
         "--repeats",
         "3",
+        "--profile",
         "--out",
         str(out),
     ]
@@ -60,3 +61,4 @@ def test_bench_smoke(tmp_path: Path, postgres_server: Any) -> None:
     assert all(value > 0 for value in summary.values())
     for figure in ("logs.raw -> PostgreSQL", "HTTP batch -> PostgreSQL", "single POST", "end to end", "worker RSS"):
         assert figure in result.stdout
+    assert "profile of the worker during kafka_path" in result.stdout or "profile of kafka_path" in result.stdout
