@@ -200,13 +200,13 @@ def parse_query(params: Params, *, default_limit: int = DEFAULT_LIMIT, default_p
     )
 
 
-def _where(query: LogQuery) -> tuple[list[str], dict[str, Any]]:
+def _where(query: LogQuery, *, levels: bool = True) -> tuple[list[str], dict[str, Any]]:
     conditions: list[str] = []
     args: dict[str, Any] = {}
-    if len(query.levels) == 1:
+    if levels and len(query.levels) == 1:
         conditions.append("level = %(level)s")
         args["level"] = query.levels[0]
-    elif query.levels:
+    elif levels and query.levels:
         conditions.append("level = ANY(%(levels)s)")
         args["levels"] = list(query.levels)
     if query.source is not None:
@@ -245,6 +245,8 @@ def _newest_first(query: LogQuery) -> str:
 
 def select_sql(query: LogQuery) -> tuple[str, dict[str, Any]]:
     """The page of rows: one more than ``limit``, so the caller knows whether more follow."""
+    if len(query.levels) > 1 and query.text is None:
+        return _levels_merged_sql(query)
     conditions, args = _where(query)
     ranked = query.ranked
     if query.cursor is not None:
@@ -265,6 +267,35 @@ def select_sql(query: LogQuery) -> tuple[str, dict[str, Any]]:
     if query.page is not None:
         sql += " OFFSET %(offset)s"
         args["offset"] = query.page * query.limit
+    return sql, args
+
+
+def _levels_merged_sql(query: LogQuery) -> tuple[str, dict[str, Any]]:
+    """Several levels, newest first: one index-ordered branch per level, merged.
+
+    ``level = ANY(...)`` cannot walk the ``(level, timestamp, id)`` index in
+    timestamp order, so PostgreSQL would fetch every row of those levels and
+    sort them (measured: p95 43 ms for ERROR and FATAL, a third of 1M rows).
+    Each branch stops after the rows one page can need; a merge keeps the order.
+    """
+    conditions, args = _where(query, levels=False)
+    if query.cursor is not None:
+        args["c_ts"], args["c_id"] = query.cursor.timestamp, query.cursor.id
+        conditions.append('("timestamp", id) < (%(c_ts)s::timestamptz, %(c_id)s::uuid)')
+    args["limit"] = query.limit + 1
+    offset = query.page * query.limit if query.page is not None else 0
+    args["branch_limit"] = args["limit"] + offset
+    order = '"timestamp" DESC, id DESC'
+    # Only constants are interpolated into the SQL text; every value is a parameter.
+    branches = []
+    for i, level in enumerate(query.levels):
+        args[f"level{i}"] = level
+        where = " AND ".join([f"level = %(level{i})s", *conditions])
+        branches.append(f"(SELECT {COLUMNS} FROM logs WHERE {where} ORDER BY {order} LIMIT %(branch_limit)s)")  # noqa: S608
+    sql = f"SELECT {COLUMNS} FROM ({' UNION ALL '.join(branches)}) AS merged ORDER BY {order} LIMIT %(limit)s"  # noqa: S608
+    if query.page is not None:
+        sql += " OFFSET %(offset)s"
+        args["offset"] = offset
     return sql, args
 
 

@@ -6,8 +6,10 @@ The rows span a week, so they sit in seven daily partitions: no partition may be
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -125,3 +127,33 @@ def test_no_query_scans_the_logs_table(database_url: str) -> None:
         f" sequential scans of a partition with rows: {len(offenders)}"
     )
     assert not offenders, "\n\n".join(f"{sql}\n{args}\n{scans}" for sql, args, scans, _ in offenders[:5])
+
+
+def _reference_sql(query: LogQuery) -> tuple[str, dict[str, Any]]:
+    """The plain form the merged per-level branches must agree with: ``level = ANY`` and one sort."""
+    sql, args = select_sql(dataclasses.replace(query, levels=()))
+    if "FROM logs WHERE" in sql:
+        sql = sql.replace("FROM logs WHERE", "FROM logs WHERE level = ANY(%(all_levels)s) AND", 1)
+    else:
+        sql = re.sub(r"FROM logs\s+ORDER BY", "FROM logs WHERE level = ANY(%(all_levels)s) ORDER BY", sql, count=1)
+    assert "all_levels" in sql, sql
+    return sql, {**args, "all_levels": list(query.levels)}
+
+
+def test_several_levels_merged_per_level_give_the_rows_of_one_sorted_query(database_url: str) -> None:
+    seed(database_url)
+    checked = 0
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        for query in queries():
+            if len(query.levels) < 2 or query.text is not None:
+                continue
+            sql, args = select_sql(query)
+            assert "UNION ALL" in sql
+            cur.execute(sql, args)
+            merged = cur.fetchall()
+            cur.execute(*_reference_sql(query))
+            assert merged == cur.fetchall(), (sql, args)
+            checked += 1
+    conn.close()
+    print(f"\n{checked} multi-level queries: merged branches == one sorted query")
+    assert checked >= 24
