@@ -28,18 +28,24 @@ from app.errors import StorageUnavailable
 
 T = TypeVar("T")
 
-# logs is partitioned by day, so its primary key is (id, timestamp): the NOT EXISTS keeps the
-# id alone the idempotency key for a copy whose timestamp differs (a client retry without one),
+# logs is partitioned by day, so its primary key is (id, timestamp): the lookup keeps the id
+# alone the idempotency key for a copy whose timestamp differs (a client retry without one),
 # looking a day either side so run-time partition pruning keeps it to a few index probes.
+# It is a LATERAL ... LIMIT 1 rather than NOT EXISTS on purpose: PostgreSQL may turn NOT EXISTS
+# into a hash anti-join that reads the whole day's partition for every batch, and does so
+# while the partition's statistics still say it is small (measured: 175 ms for 500 rows
+# against 450k stored, growing with the day; the LATERAL probe took 21 ms and stays flat).
 _INSERT: Final = """
 INSERT INTO logs (id, "timestamp", level, message, source, organization_id, trace_id, metadata)
 SELECT DISTINCT ON (r.id) r.id, r."timestamp", r.level, r.message, r.source, r.organization_id, r.trace_id, r.metadata
 FROM json_to_recordset(%s::json) AS r(
     id uuid, "timestamp" timestamptz, level text, message text, source text,
     organization_id text, trace_id text, metadata jsonb)
-WHERE NOT EXISTS (
-    SELECT 1 FROM logs AS l
-    WHERE l.id = r.id AND l."timestamp" BETWEEN r."timestamp" - interval '1 day' AND r."timestamp" + interval '1 day')
+LEFT JOIN LATERAL (
+    SELECT true AS found FROM logs AS l
+    WHERE l.id = r.id AND l."timestamp" BETWEEN r."timestamp" - interval '1 day' AND r."timestamp" + interval '1 day'
+    LIMIT 1) AS stored ON true
+WHERE stored.found IS NULL
 ORDER BY r.id
 ON CONFLICT (id, "timestamp") DO NOTHING
 RETURNING level, source, organization_id

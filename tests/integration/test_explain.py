@@ -10,6 +10,7 @@ import dataclasses
 import itertools
 import json
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ import pytest
 from app.query import Cursor, LogQuery, count_sql, level_counts_sql, select_sql
 from app.storage.migrate import migrate
 from app.storage.partitions import maintain
+from app.storage.postgres import _INSERT
 
 pytestmark = pytest.mark.integration
 ROWS = 100_000
@@ -157,3 +159,46 @@ def test_several_levels_merged_per_level_give_the_rows_of_one_sorted_query(datab
     conn.close()
     print(f"\n{checked} multi-level queries: merged branches == one sorted query")
     assert checked >= 24
+
+
+STALE_ROWS = 300_000
+
+
+async def _partitions_ahead(database_url: str, days: int) -> None:
+    async with aiopg.create_pool(database_url, minsize=1, maxsize=1) as pool:
+        await maintain(pool, days_ahead=days, retention_days=30)
+
+
+def test_persist_statement_probes_the_index_however_stale_the_statistics(database_url: str) -> None:
+    """The duplicate check must stay per-row index probes, never read the day's partition per batch.
+
+    A new day's partition that autovacuum has not analysed yet, after a burst of rows: what
+    every day looks like to the planner for a while.
+    """
+    asyncio.run(migrate(database_url))
+    asyncio.run(_partitions_ahead(database_url, days=4))
+    conn = psycopg2.connect(database_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(
+            """INSERT INTO logs (id, "timestamp", level, message, source, metadata)
+               SELECT gen_random_uuid(), now() - i * interval '10 ms', 'INFO',
+                      'request ' || i || ' served in ' || mod(i, 997) || ' ms', 'svc-' || mod(i, 25),
+                      jsonb_build_object('route', '/api/orders', 'n', i)
+               FROM generate_series(1, %s) AS i""",
+            (STALE_ROWS,),
+        )
+        batch = [
+            {"id": str(uuid.uuid4()), "timestamp": NOW.isoformat(), "level": "INFO", "message": "m", "source": "s"}
+            for _ in range(500)
+        ]
+        cur.execute("SELECT tableoid::regclass::text, count(*) FROM logs GROUP BY 1")
+        rows_of = dict(cur.fetchall())
+        cur.execute("BEGIN")
+        cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + _INSERT, (json.dumps(batch),))
+        plan = cur.fetchone()[0][0]["Plan"]
+        cur.execute("ROLLBACK")
+    conn.close()
+    scans = seq_scans(plan, rows_of)
+    print(f"\npersist statement, 500 rows against {STALE_ROWS:,} with stale statistics: sequential scans {scans}")
+    assert not scans, json.dumps(plan)[:2000]
