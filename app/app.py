@@ -14,7 +14,7 @@ import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import REGISTRY
 
-from app import tracing
+from app import gctuning, tracing
 from app.auth import KeyConfigError
 from app.backpressure import LagGate
 from app.logs import logging_config
@@ -60,6 +60,10 @@ class LogpipeApp(faust.App):
         )
         if settings.topic_declare:
             await _declare_topics()
+
+    async def on_started(self) -> None:
+        await super().on_started()
+        gctuning.apply()
 
 
 async def _declare_topics(attempts: int = 15) -> None:

@@ -1,0 +1,44 @@
+"""The collector settings a worker applies once started."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from app import gctuning
+
+
+@pytest.fixture
+def restore_gc() -> Iterator[None]:
+    thresholds = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+
+
+def test_apply_freezes_what_exists_and_raises_the_thresholds(restore_gc: None) -> None:
+    survivor = {"kept": [1, 2, 3]}
+    gctuning.apply()
+    assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == gctuning.THRESHOLDS
+    assert not any(obj is survivor for obj in gc.get_objects()), "frozen objects are out of the collector's sight"
+
+
+class Node:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_cycles_made_afterwards_are_still_collected_without_being_asked(restore_gc: None) -> None:
+    gctuning.apply()
+    assert gc.isenabled()
+    node = Node()
+    alive = weakref.ref(node)
+    del node
+    assert alive() is not None, "a cycle outlives its last name until the collector runs"
+    kept = [[] for _ in range(gctuning.THRESHOLDS[0] + 1000)]  # enough allocations to trigger a collection
+    assert alive() is None
+    assert len(kept) > gctuning.THRESHOLDS[0]
