@@ -2,8 +2,10 @@
 
 Every ingest request must wait for the broker's acknowledgement before it
 answers 202, but must not pay a broker round trip (nor a Faust record on the
-persist side) of its own: events of requests arriving within ``linger``
-seconds of each other share one envelope, one record, one acknowledgement.
+persist side) of its own: events of requests arriving in the same turn of the
+event loop (or within ``linger`` seconds, when set) share one envelope, one
+record, one acknowledgement; under load one turn serves many requests, and
+the producer batches envelopes sent while others are in flight.
 """
 
 from __future__ import annotations

@@ -39,6 +39,14 @@ async def test_concurrent_requests_share_one_envelope() -> None:
     assert sorted(e["i"] for e in broker.envelopes[0]) == list(range(50))
 
 
+async def test_without_linger_requests_of_one_loop_turn_still_share_an_envelope() -> None:
+    broker = FakeBroker()
+    publisher = EnvelopePublisher(broker.send, max_bytes=1 << 20, linger=0, ack_timeout=1)
+    await asyncio.gather(*(publisher.publish([{"i": i}]) for i in range(50)))
+    await publisher.publish([{"i": 50}])
+    assert [len(envelope) for envelope in broker.envelopes] == [50, 1]
+
+
 async def test_envelopes_stay_under_the_byte_budget() -> None:
     broker = FakeBroker()
     publisher = EnvelopePublisher(broker.send, max_bytes=1000, linger=0.01, ack_timeout=1)
