@@ -8,10 +8,9 @@ ours (``level``, ``organization_id``, ``start``, ``end``, ``q``, ``limit``,
 
 Results are newest first, ``(timestamp, id)`` descending, paged by an opaque
 keyset cursor that stays stable while rows are inserted, also with ``q``:
-that is what people reading logs expect, and it lets PostgreSQL stop at the
-first ``limit`` matches of a common word instead of ranking all of them.
-``sort=relevance`` ranks by full-text relevance first, at the price of
-scoring every match. ``page`` switches to the Java system's offset paging
+that is what people reading logs expect, and it spares PostgreSQL scoring
+every match. ``sort=relevance`` ranks by full-text relevance first, at that
+price. ``page`` switches to the Java system's offset paging
 (with a bounded total count).
 """
 
