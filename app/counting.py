@@ -59,12 +59,15 @@ def delta_from_rows(rows: Iterable[tuple[str, str, str | None]], minute: int) ->
             counts["org:" + organization_id] += 1
             counts[tenant_counter(organization_id, "level:" + level)] += 1
             counts[tenant_counter(organization_id, "source:" + source)] += 1
-            counts[tenant_counter(organization_id, TOTAL)] += 1
-            counts[tenant_counter(organization_id, f"{MINUTE}{minute}")] += 1
     total = sum(v for k, v in counts.items() if k.startswith("level:"))
     if total:
         counts[TOTAL] = total
         counts[f"{MINUTE}{minute}"] = total
+    # A tenant's total and this minute's count are its org counter: set once per batch, not per row.
+    for key, n in [(k, v) for k, v in counts.items() if k.startswith("org:")]:
+        organization_id = key[len("org:") :]
+        counts[tenant_counter(organization_id, TOTAL)] = n
+        counts[tenant_counter(organization_id, f"{MINUTE}{minute}")] = n
     return dict(counts)
 
 

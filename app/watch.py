@@ -52,17 +52,11 @@ class PipelineWatch(Service):
         self._publisher = publisher
         self.gate = gate
         self._interval = interval
-        self._timeout = PROBE_TIMEOUT
         self.broker_reachable = True
-        self.broker_error: str | None = None
         self._admin: AIOKafkaAdminClient | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._last: tuple[float, int] | None = None  # (when, committed offsets in total)
         self._lag_unknown = False
-
-    @property
-    def shedding(self) -> bool:
-        return self.gate.closed
 
     def report(self) -> dict[str, Any]:
         """What ``/ready`` shows of it."""
@@ -82,7 +76,7 @@ class PipelineWatch(Service):
             try:
                 await self._tcp_reachable()
                 admin, consumer = await asyncio.wait_for(self._clients(), CONNECT_TIMEOUT)
-                ends = await asyncio.wait_for(self._end_offsets(consumer), self._timeout)
+                ends = await asyncio.wait_for(self._end_offsets(consumer), PROBE_TIMEOUT)
             except Exception as exc:  # noqa: BLE001 - any failure to ask the broker means "unreachable"
                 self._unreachable(str(exc) or type(exc).__name__)
                 # Fresh clients next time: ones interrupted mid-request may hold a dead connection.
@@ -98,7 +92,7 @@ class PipelineWatch(Service):
         """Lag from the group's committed offsets; a broker that will not tell leaves the gate as it is."""
         try:
             offsets = await asyncio.wait_for(
-                admin.list_consumer_group_offsets(self._group, partitions=list(ends)), self._timeout
+                admin.list_consumer_group_offsets(self._group, partitions=list(ends)), PROBE_TIMEOUT
             )
         except Exception as exc:  # noqa: BLE001 - e.g. no Describe permission on the group: no backpressure
             if not self._lag_unknown:
@@ -174,7 +168,6 @@ class PipelineWatch(Service):
         if self.broker_reachable:
             log.warning("broker unreachable (%s): ingest answers 503 until it is back", reason)
         self.broker_reachable = False
-        self.broker_error = reason
         BROKER_REACHABLE.set(0)
         self._publisher.broker_unreachable(reason)
 
@@ -182,7 +175,6 @@ class PipelineWatch(Service):
         if not self.broker_reachable:
             log.info("broker reachable again: ingest resumes")
         self.broker_reachable = True
-        self.broker_error = None
         BROKER_REACHABLE.set(1)
         self._publisher.broker_reachable()
 

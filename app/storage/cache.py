@@ -51,7 +51,7 @@ class Cache(Service):
 
     async def get(self, kind: str, key: str) -> bytes | None:
         """The cached value, or ``None`` on a miss or when Redis is away."""
-        if time.monotonic() < self._skip_until:
+        if not self.available:
             CACHE_REQUESTS.labels(kind, "error").inc()
             return None
         try:
@@ -64,7 +64,7 @@ class Cache(Service):
         return value
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
-        if time.monotonic() < self._skip_until:
+        if not self.available:
             return
         try:
             await self._client.set(key, value, px=max(int(ttl * 1000), 1))

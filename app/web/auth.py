@@ -29,6 +29,7 @@ from app.web.observe import route_template
 
 Handler = Callable[[aioweb.Request], Awaitable[aioweb.StreamResponse]]
 PRINCIPAL = "logpipe.principal"
+ROLE = "logpipe.role"
 
 INGEST_ROUTES = frozenset(
     {"/api/v1/logs", "/api/logs", "/api/v1/logs/batch", "/producer/api/logs/ingest", "/producer/api/logs/batch"}
@@ -62,12 +63,19 @@ def load_keyring(settings: Settings) -> KeyRing | None:
     return KeyRing.from_json(raw)
 
 
+def role_of(request: aioweb.Request) -> Role | None:
+    """The role the request's route needs (``None``: open), looked up once per request."""
+    if ROLE not in request:
+        request[ROLE] = required_role(request.method, route_template(request))
+    return cast(Role | None, request[ROLE])
+
+
 def authenticate(keyring: KeyRing | None) -> Any:
     """The middleware, for ``keyring`` (``None``: auth off)."""
 
     @aioweb.middleware
     async def middleware(request: aioweb.Request, handler: Handler) -> aioweb.StreamResponse:
-        role = required_role(request.method, route_template(request))
+        role = role_of(request)
         if keyring is None:
             request[PRINCIPAL] = ANONYMOUS
             return await handler(request)

@@ -20,7 +20,7 @@ from faust import web
 from app.app import app, database
 from app.errors import StorageUnavailable
 from app.metrics import EVENTS_REPLAYED
-from app.query import QueryError, no_nul, parse_time
+from app.query import COUNT_CAP, QueryError, no_nul, parse_time
 from app.replay import ReplayRefused, replay_record, shown_value
 from app.storage import deadletters
 from app.topics import RAW
@@ -28,7 +28,6 @@ from app.web.errors import database_unavailable, error_response
 
 MAX_LIST = 500
 MAX_REPLAY = 10_000
-COUNT_CAP = 100_000
 
 
 def _time(name: str, raw: Any) -> datetime | None:

@@ -52,15 +52,16 @@ def _unavailable(exc: BrokerUnavailable) -> web.Response:
 
 def _shed() -> web.Response | None:
     """429 while the persist stage lags past the high-water mark (see :mod:`app.backpressure`)."""
-    if not watch.shedding:
+    gate = watch.gate
+    if not gate.closed:
         return None
     INGEST_SHED.labels("backpressure").inc()
-    gate = watch.gate
+    retry_after = gate.retry_after()
     message = (
         f"the pipeline is {gate.lag:,} records behind (limit {gate.high:,}); "
-        f"ingest resumes under {gate.low:,}: retry after {gate.retry_after()} s"
+        f"ingest resumes under {gate.low:,}: retry after {retry_after} s"
     )
-    return error_response(429, "backpressure", message, retry_after=gate.retry_after())
+    return error_response(429, "backpressure", message, retry_after=retry_after)
 
 
 class IngestOne(web.View):

@@ -96,13 +96,12 @@ _INGEST_ONE: Final[Responses] = {
     400: ErrorOut,
     413: ErrorOut,
     422: ErrorOut,
-    429: ErrorOut,
     503: ErrorOut,
 }
 _INGEST_BATCH: Final[Responses] = {**_INGEST_ONE, 202: BatchAccepted}
-_QUERY: Final[Responses] = {200: LogPage, 400: ErrorOut, 429: ErrorOut, 503: ErrorOut}
-_ONE_EVENT: Final[Responses] = {200: EventOut, 404: ErrorOut, 429: ErrorOut, 503: ErrorOut}
-_STATS: Final[Responses] = {200: StatsOut, 400: ErrorOut, 429: ErrorOut, 503: ErrorOut}
+_QUERY: Final[Responses] = {200: LogPage, 400: ErrorOut, 503: ErrorOut}
+_ONE_EVENT: Final[Responses] = {200: EventOut, 404: ErrorOut, 503: ErrorOut}
+_STATS: Final[Responses] = {200: StatsOut, 400: ErrorOut, 503: ErrorOut}
 
 OPERATIONS: Final = (
     Operation("post", "/api/v1/logs", "Ingest one event", "ingest", _INGEST_ONE, body="event"),
@@ -128,7 +127,7 @@ OPERATIONS: Final = (
         "/api/v1/logs/tail",
         "Follow new events (Server-Sent Events)",
         "query",
-        {200: None, 400: ErrorOut, 429: ErrorOut},
+        {200: None, 400: ErrorOut},
         tuple(
             p
             for p in _FILTERS
@@ -144,7 +143,7 @@ OPERATIONS: Final = (
         "/api/v1/dlq",
         "List dead letters",
         "dead letters",
-        {200: DeadLetterPage, 400: ErrorOut, 429: ErrorOut, 503: ErrorOut},
+        {200: DeadLetterPage, 400: ErrorOut, 503: ErrorOut},
         (
             Param("reason", "too_large, bad_utf8, not_json, not_object, invalid, rejected_by_database."),
             Param("since", "Failed at or after (ISO 8601)."),
@@ -158,7 +157,7 @@ OPERATIONS: Final = (
         "/api/v1/dlq/replay",
         "Replay dead letters to logs.raw, optionally patched",
         "dead letters",
-        {200: ReplayOut, 400: ErrorOut, 429: ErrorOut, 503: ErrorOut},
+        {200: ReplayOut, 400: ErrorOut, 503: ErrorOut},
         body="replay",
     ),
     Operation("get", "/health", "Liveness", "health", {200: StatusOut}),
@@ -207,7 +206,8 @@ def build_openapi() -> dict[str, Any]:
     for op in OPERATIONS:
         responses: dict[str, Any] = {}
         role = required_role(op.method.upper(), op.path)
-        guarded = {401: ErrorOut, 403: ErrorOut} if role is not None else {}
+        # A route that needs a role is also rate limited: 401, 403 and 429 come together.
+        guarded = {401: ErrorOut, 403: ErrorOut, 429: ErrorOut} if role is not None else {}
         for status, model in sorted({**op.responses, **guarded}.items()):
             content_type = "application/json" if status >= 300 else op.produces
             schema = _schema_ref(model, schemas) if model is not None else {}

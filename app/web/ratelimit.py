@@ -22,9 +22,8 @@ from app.metrics import RATE_LIMIT_DECISIONS, RATE_LIMITED
 from app.ratelimit import TAKE_SCRIPT, Bucket, Decision, LocalBuckets, decide
 from app.settings import Settings
 from app.storage.cache import Cache
-from app.web.auth import PRINCIPAL, required_role
+from app.web.auth import PRINCIPAL, role_of
 from app.web.errors import error_response
-from app.web.observe import route_template
 
 Handler = Callable[[aioweb.Request], Awaitable[aioweb.StreamResponse]]
 Limit = Literal["ingest", "batch", "query"]
@@ -111,8 +110,7 @@ def rate_limits(limiter: RateLimiter | None) -> Any:
     async def middleware(request: aioweb.Request, handler: Handler) -> aioweb.StreamResponse:
         if limiter is None:
             return await handler(request)
-        role = required_role(request.method, route_template(request))
-        if role in ("query", "admin"):
+        if role_of(request) in ("query", "admin"):
             decision = await limiter.check("query", identity_of(cast(web.Request, request)))
             if not decision.allowed:
                 return cast(aioweb.Response, too_many("query", decision))
