@@ -70,9 +70,15 @@ def group_by_partition(items: Sequence[tuple[int, int, bytes | None]]) -> list[P
     """Split ``(partition, offset, envelope)`` items into per-partition batches.
 
     An envelope that is not one (written to the topic by something else) is
-    dead-lettered instead of failing the batch.
+    dead-lettered instead of failing the batch. An id already taken by another
+    partition's share of this batch is left out: the shares are written
+    concurrently, so neither transaction would see the other's copy, and a
+    resent event without a timestamp (stamped at each receipt) would be stored
+    twice. Within one share ``DISTINCT ON`` keeps one; across batches the
+    earlier batch has committed and the id lookup finds it.
     """
     groups: dict[int, PartitionBatch] = {}
+    owner: dict[Any, int] = {}  # event id -> the partition whose share keeps it
     for partition, offset, value in items:
         group = groups.setdefault(partition, PartitionBatch(partition))
         group.end_offset = max(group.end_offset, offset)
@@ -81,8 +87,11 @@ def group_by_partition(items: Sequence[tuple[int, int, bytes | None]]) -> list[P
         except ValueError as exc:
             group.dead.append(DeadLetter(value or b"", None, Reason.NOT_JSON, str(exc), EVENTS, partition, offset))
             continue
-        group.events.extend(events)
-        group.offsets.extend([offset] * len(events))
+        for event in events:
+            event_id = event.get("id")
+            if event_id is None or owner.setdefault(event_id, partition) == partition:
+                group.events.append(event)
+                group.offsets.append(offset)
     return list(groups.values())
 
 

@@ -38,3 +38,17 @@ def test_rejected_rows_keep_their_envelope_offset() -> None:
     assert letter.source_offset == 11
     assert orjson.loads(letter.value) == {"id": "c"}
     assert "22P05" in letter.detail
+
+
+def test_an_id_in_two_partitions_of_one_batch_is_written_by_one_share_only() -> None:
+    """The shares are written concurrently: neither would see the other's copy of a resent event."""
+    groups = group_by_partition([(0, 5, env("a", "b")), (1, 9, env("b", "c")), (1, 10, env("a"))])
+    by_partition = {g.partition: g for g in groups}
+    assert [e["id"] for e in by_partition[0].events] == ["a", "b"]
+    assert [e["id"] for e in by_partition[1].events] == ["c"]
+    assert by_partition[1].offsets == [9] and by_partition[1].end_offset == 10, "offsets still advance"
+
+
+def test_events_without_an_id_are_never_left_out() -> None:
+    groups = group_by_partition([(0, 1, orjson.dumps([{"m": 1}])), (1, 2, orjson.dumps([{"m": 2}]))])
+    assert sorted(len(g.events) for g in groups) == [1, 1]
