@@ -32,7 +32,7 @@ def tenant_counter(organization_id: str, counter: str) -> str:
     return f"{TENANT}{organization_id}{_SEP}{counter}"
 
 
-def _split(counter: str) -> tuple[str, str]:
+def split_scope(counter: str) -> tuple[str, str]:
     """``(tenant prefix or "", the plain counter)``."""
     if counter.startswith(TENANT):
         prefix, sep, base = counter.partition(_SEP)
@@ -77,7 +77,7 @@ def epoch_minute(now: datetime) -> int:
 
 def table_key(counter: str) -> str:
     """Minute counters live in one of 60 slots, so the table stays bounded."""
-    prefix, base = _split(counter)
+    prefix, base = split_scope(counter)
     if base.startswith(MINUTE):
         return f"{prefix}{MINUTE}{int(base[len(MINUTE) :]) % WINDOW_MINUTES:02d}"
     return counter
@@ -86,7 +86,7 @@ def table_key(counter: str) -> str:
 def fold(current: CounterValue | None, counter: str, n: int, partition: int, offset: int) -> CounterValue | None:
     """``current`` with ``n`` added, or ``None`` when this delta was already folded in."""
     hw_key = str(partition)
-    _, base = _split(counter)
+    _, base = split_scope(counter)
     if base.startswith(MINUTE):
         minute = int(base[len(MINUTE) :])
         if current is None or current.get("m", -1) < minute:
@@ -101,21 +101,38 @@ def fold(current: CounterValue | None, counter: str, n: int, partition: int, off
     return {**current, "n": current.get("n", 0) + n, "hw": {**hw, hw_key: offset}}
 
 
+def scope_of(tenant: str | None) -> str:
+    """The prefix of ``tenant``'s counters ("" for the counters of all events)."""
+    return tenant_counter(tenant, "") if tenant is not None else ""
+
+
+def by_scope(items: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, dict[str, Mapping[str, Any]]]:
+    """The table's ``(key, value)`` pairs grouped by scope (see :func:`scope_of`), keys without the prefix."""
+    scopes: dict[str, dict[str, Mapping[str, Any]]] = {}
+    for counter, value in items:
+        prefix, base = split_scope(counter)
+        scopes.setdefault(prefix, {})[base] = value
+    return scopes
+
+
 def snapshot(
     items: Iterable[tuple[str, Mapping[str, Any]]], now: datetime, top_sources: int, tenant: str | None = None
 ) -> dict[str, Any]:
     """The stats answer from the table's ``(key, value)`` pairs: all events, or only ``tenant``'s."""
+    return scope_snapshot(by_scope(items).get(scope_of(tenant), {}), now, top_sources, tenant)
+
+
+def scope_snapshot(
+    counters: Mapping[str, Mapping[str, Any]], now: datetime, top_sources: int, tenant: str | None = None
+) -> dict[str, Any]:
+    """The stats answer from one scope's counters (keys without the tenant prefix)."""
     levels: dict[str, int] = {}
     sources: dict[str, int] = {}
     orgs: dict[str, int] = {}
     minutes: dict[int, int] = {}
     total = 0
     this_minute = epoch_minute(now)
-    wanted = tenant_counter(tenant, "") if tenant is not None else ""
-    for counter, value in items:
-        prefix, key = _split(counter)
-        if prefix != wanted:
-            continue
+    for key, value in counters.items():
         n = int(value.get("n", 0))
         kind, _, name = key.partition(":")
         if key == TOTAL:

@@ -15,7 +15,7 @@ from faust.types import StreamT
 
 from app.app import app
 from app.counting import fold, table_key
-from app.tables.counts import counts
+from app.tables.counts import counts, mirror
 from app.topics import COUNTS
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ def apply_delta(delta: dict[str, Any]) -> int:
         new = fold(counts.get(key), counter, int(n), partition, offset)
         if new is not None:
             counts[key] = new
+            mirror.put(key, new)
             changed += 1
     return changed
 

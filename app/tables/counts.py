@@ -32,13 +32,14 @@ those two updates lost counts (measured: 87,305 of 100,000 under load).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import faust
 
 from app.app import app, settings
-from app.counting import snapshot
+from app.counting import by_scope, scope_of, scope_snapshot, split_scope
 
 ROUTING_KEY = "total"  # any key will do: with one partition every key lives with the same worker
 
@@ -51,6 +52,49 @@ counts = app.Table(
 )
 
 
+class CountMirror:
+    """The owner's counters in memory, grouped by tenant.
+
+    A stats answer needs the ~300 counters of one scope; reading them from
+    the table means decoding every counter of every organization from
+    RocksDB (thousands: 4 to 7 ms a request). The count agent writes each
+    counter here as it writes the table, and the copy is dropped whenever
+    the table may change behind it (partitions revoked, changelog
+    recovered), to be read back whole on the next request.
+    """
+
+    def __init__(self) -> None:
+        self._scopes: dict[str, dict[str, Mapping[str, Any]]] | None = None
+
+    def clear(self) -> None:
+        self._scopes = None
+
+    def put(self, counter: str, value: Mapping[str, Any]) -> None:
+        if self._scopes is not None:
+            prefix, base = split_scope(counter)
+            self._scopes.setdefault(prefix, {})[base] = value
+
+    def scope(self, tenant: str | None) -> Mapping[str, Mapping[str, Any]]:
+        if self._scopes is None:
+            self._scopes = by_scope(counts.items())
+        return self._scopes.get(scope_of(tenant), {})
+
+
+mirror = CountMirror()
+
+
+@counts.on_recover
+async def _table_recovered() -> None:
+    mirror.clear()
+
+
+async def _partitions_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
+    mirror.clear()
+
+
+app.on_partitions_revoked.connect(cast(Any, _partitions_revoked))
+
+
 def current_stats(now: datetime | None = None, tenant: str | None = None) -> dict[str, Any]:
     """The stats answer (all events, or ``tenant``'s) from the count table; call it on the table's owner."""
-    return snapshot(counts.items(), now or datetime.now(UTC), settings.stats_top_sources, tenant)
+    return scope_snapshot(mirror.scope(tenant), now or datetime.now(UTC), settings.stats_top_sources, tenant)

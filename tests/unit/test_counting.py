@@ -6,7 +6,18 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.counting import CounterValue, delta_from_rows, epoch_minute, fold, snapshot, table_key, tenant_counter
+from app.counting import (
+    CounterValue,
+    by_scope,
+    delta_from_rows,
+    epoch_minute,
+    fold,
+    scope_of,
+    scope_snapshot,
+    snapshot,
+    table_key,
+    tenant_counter,
+)
 
 NOW = datetime(2026, 11, 23, 12, 30, 15, tzinfo=UTC)
 MIN = epoch_minute(NOW)
@@ -129,3 +140,15 @@ def test_a_tenant_snapshot_holds_only_its_own_counters() -> None:
 
     nobody = snapshot(items, NOW, top_sources=10, tenant="initech")
     assert nobody["total"] == 0 and nobody["levels"] == {} and nobody["organizations"] == {}
+
+
+def test_by_scope_groups_counters_by_tenant_without_their_prefix() -> None:
+    delta = delta_from_rows([("INFO", "api", "acme"), ("WARN", "db", None)], MIN)
+    items = [(table_key(k), {"n": n, "m": MIN} if "minute:" in k else {"n": n}) for k, n in delta.items()]
+    scopes = by_scope(items)
+    assert set(scopes) == {scope_of(None), scope_of("acme")}
+    assert scopes[scope_of("acme")]["level:INFO"] == {"n": 1}
+    assert scopes[scope_of(None)]["total"] == {"n": 2}
+    assert scopes[scope_of("acme")]["total"] == {"n": 1}
+    for tenant in (None, "acme", "initech"):
+        assert scope_snapshot(scopes.get(scope_of(tenant), {}), NOW, 10, tenant) == snapshot(items, NOW, 10, tenant)
