@@ -152,15 +152,20 @@ async def _dead_letter(letters: list[DeadLetter]) -> None:
         EVENTS_DEAD_LETTERED.labels(letter.error.value).inc()
 
 
-async def relay_deltas(pool: aiopg.Pool, partition: int) -> None:
-    """Put the recorded count deltas of ``partition`` on ``logs.counts``, oldest first, then forget them."""
-    pending = await retry_storage(lambda: postgres.pending_deltas(pool, partition))
+# logs.events partition -> the last count delta of it this worker put on logs.counts. The next
+# batch's transaction forgets up to there; after a restart or a rebalance nothing is known, the
+# pending deltas are relayed again, and fold() counts each once.
+relayed: dict[int, int] = {}
+
+
+async def relay_deltas(partition: int, pending: postgres.Pending) -> None:
+    """Put the recorded count deltas of ``partition`` on ``logs.counts``, oldest first."""
     if not pending:
         return
     await produce_all(
         [(COUNTS, None, orjson.dumps({"p": partition, "o": offset, "c": delta}), 0, None) for offset, delta in pending]
     )
-    await retry_storage(lambda: postgres.forget_deltas(pool, partition, pending[-1][0]))
+    relayed[partition] = pending[-1][0]
 
 
 async def persist_group(pool: aiopg.Pool, group: PartitionBatch) -> int:
@@ -171,10 +176,13 @@ async def persist_group(pool: aiopg.Pool, group: PartitionBatch) -> int:
 
 async def _persist_group(pool: aiopg.Pool, group: PartitionBatch) -> int:
     inserted = 0
+    done = relayed.get(group.partition)
     if group.events:
         started = time.perf_counter()
         result = await retry_storage(
-            lambda: postgres.persist_batch(pool, group.events, partition=group.partition, end_offset=group.end_offset)
+            lambda: postgres.persist_batch(
+                pool, group.events, partition=group.partition, end_offset=group.end_offset, relayed=done
+            )
         )
         PERSIST_BATCH_SECONDS.observe(time.perf_counter() - started)
         PERSIST_BATCH_EVENTS.observe(len(group.events))
@@ -183,10 +191,13 @@ async def _persist_group(pool: aiopg.Pool, group: PartitionBatch) -> int:
         EVENTS_DUPLICATE.inc(len(group.events) - inserted - len(result.rejected))
         observe_latency(group.events)
         group.dead.extend(rejected_letters(group, result.rejected))
+        pending = result.pending
+    else:
+        pending = await retry_storage(lambda: postgres.pending_deltas(pool, group.partition, done))
     if group.dead:
         log.warning("dead-lettering %d records of %s[%d]", len(group.dead), EVENTS, group.partition)
         await _dead_letter(group.dead)
-    await relay_deltas(pool, group.partition)
+    await relay_deltas(group.partition, pending)
     return inserted
 
 

@@ -27,6 +27,7 @@ from app.counting import delta_from_rows, epoch_minute
 from app.errors import StorageUnavailable
 
 T = TypeVar("T")
+Pending = list[tuple[int, dict[str, int]]]  # recorded count deltas, (end offset, delta), oldest first
 
 # logs is partitioned by day, so its primary key is (id, timestamp): the lookup keeps the id
 # alone the idempotency key for a copy whose timestamp differs (a client retry without one),
@@ -51,8 +52,14 @@ ON CONFLICT (id, "timestamp") DO NOTHING
 RETURNING level, source, organization_id
 """
 _RECORD_DELTA: Final = """
-INSERT INTO count_deltas (events_partition, end_offset, delta) VALUES (%s, %s, %s::jsonb)
-ON CONFLICT DO NOTHING
+INSERT INTO count_deltas (events_partition, end_offset, delta) VALUES (%(partition)s, %(end_offset)s, %(delta)s::jsonb)
+ON CONFLICT DO NOTHING;
+"""
+_FORGET_DELTAS: Final = """
+DELETE FROM count_deltas WHERE events_partition = %(partition)s AND end_offset <= %(relayed)s;
+"""
+_PENDING_DELTAS: Final = """
+SELECT end_offset, delta FROM count_deltas WHERE events_partition = %(partition)s ORDER BY end_offset
 """
 # SQLSTATE classes that mean "these rows are wrong", not "the server is unwell":
 # 22 data exception, 23 integrity constraint violation, 54 program limit exceeded.
@@ -66,6 +73,7 @@ class BatchResult:
     inserted: int = 0
     delta: dict[str, int] = field(default_factory=dict)
     rejected: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+    pending: Pending = field(default_factory=list)  # count deltas still to relay
 
 
 def _is_row_error(exc: psycopg2.Error) -> bool:
@@ -134,13 +142,16 @@ async def persist_batch(
     *,
     partition: int,
     end_offset: int,
+    relayed: int | None = None,
     now: datetime | None = None,
 ) -> BatchResult:
     """Insert a batch of wire-format events read up to ``end_offset`` of ``partition``.
 
     Events whose id is already stored are skipped (the id is the idempotency
     key). The count delta of the rows really inserted is recorded in the
-    same transaction.
+    same transaction, which also forgets the deltas up to ``relayed``
+    (already on ``logs.counts``) and reads back those still to relay: one
+    transaction, one commit, per batch.
     """
     result = BatchResult()
     async with _transaction(pool) as cur:
@@ -155,27 +166,28 @@ async def persist_batch(
             rows = await _insert_isolating(cur, events, result)
         result.inserted = len(rows)
         result.delta = delta_from_rows(rows, epoch_minute(now or datetime.now(UTC)))
-        if result.delta:
-            await cur.execute(_RECORD_DELTA, (partition, end_offset, orjson.dumps(result.delta).decode()))
+        result.pending = await _record_and_read_deltas(cur, partition, end_offset, result.delta, relayed)
     return result
 
 
-async def pending_deltas(pool: aiopg.Pool, partition: int) -> list[tuple[int, dict[str, int]]]:
-    """Recorded deltas of ``partition`` not yet forgotten, oldest first."""
-    async with _transaction(pool) as cur:
-        await cur.execute(
-            "SELECT end_offset, delta FROM count_deltas WHERE events_partition = %s ORDER BY end_offset",
-            (partition,),
-        )
-        return [(int(offset), dict(delta)) for offset, delta in await cur.fetchall()]
+async def _record_and_read_deltas(
+    cur: aiopg.Cursor, partition: int, end_offset: int, delta: dict[str, int], relayed: int | None
+) -> Pending:
+    """Record ``delta``, forget what was relayed, read what is pending: one round trip."""
+    statements = [_RECORD_DELTA] if delta else []
+    if relayed is not None:
+        statements.append(_FORGET_DELTAS)
+    args = {"partition": partition, "end_offset": end_offset, "delta": orjson.dumps(delta).decode(), "relayed": relayed}
+    await cur.execute("".join([*statements, _PENDING_DELTAS]), args)
+    return [(int(offset), dict(pending)) for offset, pending in await cur.fetchall()]
 
 
-async def forget_deltas(pool: aiopg.Pool, partition: int, up_to: int) -> None:
-    """Drop the recorded deltas of ``partition`` up to ``up_to``: they are on logs.counts."""
+async def pending_deltas(
+    pool: aiopg.Pool, partition: int, relayed: int | None = None
+) -> list[tuple[int, dict[str, int]]]:
+    """Recorded deltas of ``partition`` still to relay, oldest first (forgetting those up to ``relayed``)."""
     async with _transaction(pool) as cur:
-        await cur.execute(
-            "DELETE FROM count_deltas WHERE events_partition = %s AND end_offset <= %s", (partition, up_to)
-        )
+        return await _record_and_read_deltas(cur, partition, -1, {}, relayed)
 
 
 async def ping(pool: aiopg.Pool) -> None:
