@@ -39,6 +39,12 @@ _RANK: Final = f"ts_rank({_FTS_DOC}, {_FTS_QUERY})::float8"
 _OFFSET_AS_SPACE: Final = re.compile(r" (\d{2}:?\d{2})$")
 SORTS: Final = ("newest", "relevance")
 COLUMNS: Final = 'id, "timestamp", level, message, source, organization_id, trace_id, metadata'
+_ORDER: Final = '"timestamp" DESC, id DESC'
+# Newest first in a form the (timestamp, id) B-tree cannot serve, so that the GIN index finds the
+# matches and a top-N sort orders them: walking the B-tree runs to_tsvector on every row passed,
+# all of them when the matches are rare or old (measured: 3.9 s over 1.4M rows for a word in 41).
+_GIN_ORDER: Final = "(\"timestamp\" + interval '0 s') DESC, id DESC"
+RECENT_SCAN: Final = 20  # rows tested per row a full-text page needs, before asking the GIN index
 
 
 class Params(Protocol):
@@ -199,7 +205,7 @@ def parse_query(params: Params, *, default_limit: int = DEFAULT_LIMIT, default_p
     )
 
 
-def _where(query: LogQuery, *, levels: bool = True) -> tuple[list[str], dict[str, Any]]:
+def _where(query: LogQuery, *, levels: bool = True, text: bool = True) -> tuple[list[str], dict[str, Any]]:
     conditions: list[str] = []
     args: dict[str, Any] = {}
     if levels and len(query.levels) == 1:
@@ -220,81 +226,117 @@ def _where(query: LogQuery, *, levels: bool = True) -> tuple[list[str], dict[str
     if query.end is not None:
         conditions.append('"timestamp" <= %(end)s')
         args["end"] = query.end
-    if query.text is not None:
+    if text and query.text is not None:
         conditions.append(f"{_FTS_DOC} @@ {_FTS_QUERY}")
         args["q"] = query.text
     return conditions, args
 
 
-def _newest_first(query: LogQuery) -> str:
-    """``ORDER BY`` for newest first; with text, in a form the ``(timestamp, id)`` B-tree cannot serve.
+def _after_cursor(query: LogQuery, conditions: list[str], args: dict[str, Any]) -> None:
+    if query.cursor is not None:
+        args["c_ts"], args["c_id"] = query.cursor.timestamp, query.cursor.id
+        conditions.append('("timestamp", id) < (%(c_ts)s::timestamptz, %(c_id)s::uuid)')
 
-    Walking that index newest first and stopping at the limit looks cheap to
-    the planner, but it then runs ``to_tsvector`` on every row it passes, and
-    when the matches are rare or old it passes them all (measured: 3.9 s over
-    1.4M rows for a word in 41 of them, 1.7 s for a common phrase absent from
-    the newest rows). Sorting an expression of the timestamp leaves the GIN
-    index to find the matches and a top-N sort to order them: 3.5 ms for the
-    rare word, ~170 ms for a phrase in one row of seven, ~28 ms within a day.
+
+def _branch_levels(query: LogQuery) -> tuple[str, ...]:
+    """The levels to walk one index branch each; none when one walk returns the rows in order."""
+    if len(query.levels) > 1:
+        return query.levels  # level = ANY(...) cannot walk (level, timestamp) in timestamp order
+    if query.source is not None and not query.levels:
+        return LEVELS  # the source index leads with (source, level)
+    return ()
+
+
+def _newest_sql(query: LogQuery, conditions: list[str], args: dict[str, Any], rows: int, skip: int = 0) -> str:
+    """The rows matching ``conditions`` and the query's levels, newest first, ``rows`` after ``skip``.
+
+    Written so that PostgreSQL walks an index in ``(timestamp, id)`` order
+    and stops at the rows needed. Where no single index holds that order
+    (several levels; a source without a level, whose index leads with
+    ``(source, level)``), one branch per level walks the ``(level, ...)``
+    or ``(source, level, ...)`` index and stops there, and a merge keeps
+    the order. ``level = ANY(...)`` instead fetched every row of those
+    levels and sorted them (p95 43 ms for ERROR and FATAL, a third of 1M
+    rows), and level with source combined two indexes and sorted (265 ms
+    on 10M rows).
     """
-    if query.text is None:
-        return '"timestamp" DESC, id DESC'
-    return "(\"timestamp\" + interval '0 s') DESC, id DESC"
+    args["limit"], args["offset"] = rows, skip
+    page = "LIMIT %(limit)s OFFSET %(offset)s" if skip else "LIMIT %(limit)s"
+    levels = _branch_levels(query)
+    # Only constants are interpolated into the SQL text; every value is a parameter.
+    if not levels:
+        if query.levels:
+            conditions = ["level = %(level)s", *conditions]
+            args["level"] = query.levels[0]
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        return f"SELECT {COLUMNS} FROM logs {where} ORDER BY {_ORDER} {page}"  # noqa: S608
+    args["branch_rows"] = rows + skip
+    branches = []
+    for i, level in enumerate(levels):
+        args[f"level{i}"] = level
+        where = " AND ".join([f"level = %(level{i})s", *conditions])
+        branches.append(f"(SELECT {COLUMNS} FROM logs WHERE {where} ORDER BY {_ORDER} LIMIT %(branch_rows)s)")  # noqa: S608
+    return f"SELECT {COLUMNS} FROM ({' UNION ALL '.join(branches)}) AS merged ORDER BY {_ORDER} {page}"  # noqa: S608
+
+
+def _skip(query: LogQuery) -> int:
+    return query.page * query.limit if query.page is not None else 0
 
 
 def select_sql(query: LogQuery) -> tuple[str, dict[str, Any]]:
-    """The page of rows: one more than ``limit``, so the caller knows whether more follow."""
-    if len(query.levels) > 1 and query.text is None:
-        return _levels_merged_sql(query)
+    """The page of rows: one more than ``limit``, so the caller knows whether more follow.
+
+    With text, the form that finds every match through the GIN index; see
+    :func:`recent_text_sql` for the one to try first.
+    """
+    if query.text is None:
+        conditions, args = _where(query, levels=False)
+        _after_cursor(query, conditions, args)
+        return _newest_sql(query, conditions, args, query.limit + 1, _skip(query)), args
     conditions, args = _where(query)
     ranked = query.ranked
-    if query.cursor is not None:
+    if ranked and query.cursor is not None:
         args["c_ts"], args["c_id"] = query.cursor.timestamp, query.cursor.id
-        if ranked:
-            conditions.append(
-                f'({_RANK}, "timestamp", id) < (%(c_rank)s::float8, %(c_ts)s::timestamptz, %(c_id)s::uuid)'
-            )
-            args["c_rank"] = query.cursor.rank if query.cursor.rank is not None else 0.0
-        else:
-            conditions.append('("timestamp", id) < (%(c_ts)s::timestamptz, %(c_id)s::uuid)')
-    order = f'{_RANK} DESC, "timestamp" DESC, id DESC' if ranked else _newest_first(query)
+        conditions.append(f'({_RANK}, "timestamp", id) < (%(c_rank)s::float8, %(c_ts)s::timestamptz, %(c_id)s::uuid)')
+        args["c_rank"] = query.cursor.rank if query.cursor.rank is not None else 0.0
+    else:
+        _after_cursor(query, conditions, args)
+    order = f"{_RANK} DESC, {_ORDER}" if ranked else _GIN_ORDER
     rank_column = f", {_RANK} AS rank" if ranked else ""
-    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    where = f"WHERE {' AND '.join(conditions)}"
     # Only constants are interpolated into the SQL text; every value is a parameter.
     sql = f"SELECT {COLUMNS}{rank_column} FROM logs {where} ORDER BY {order} LIMIT %(limit)s"  # noqa: S608
     args["limit"] = query.limit + 1
     if query.page is not None:
         sql += " OFFSET %(offset)s"
-        args["offset"] = query.page * query.limit
+        args["offset"] = _skip(query)
     return sql, args
 
 
-def _levels_merged_sql(query: LogQuery) -> tuple[str, dict[str, Any]]:
-    """Several levels, newest first: one index-ordered branch per level, merged.
+def recent_text_sql(query: LogQuery) -> tuple[str, dict[str, Any]] | None:
+    """Full text, newest first, looked for among the newest rows only; ``None`` when ranked or without text.
 
-    ``level = ANY(...)`` cannot walk the ``(level, timestamp, id)`` index in
-    timestamp order, so PostgreSQL would fetch every row of those levels and
-    sort them (measured: p95 43 ms for ERROR and FATAL, a third of 1M rows).
-    Each branch stops after the rows one page can need; a merge keeps the order.
+    The GIN index finds every match and a sort orders them, so its cost
+    grows with the matches: a phrase in one row of seven took 1.45 s on
+    10M rows. Walking the newest rows in index order and testing each
+    finds a common phrase's page after a few hundred rows. The walk stops
+    after :data:`RECENT_SCAN` times the rows the page needs: if the page
+    is full by then it is exactly the page the GIN form returns (the rows
+    passed are the newest ones); if not, the text is rare and the caller
+    asks the GIN form (:func:`select_sql`), having spent a few milliseconds.
     """
-    conditions, args = _where(query, levels=False)
-    if query.cursor is not None:
-        args["c_ts"], args["c_id"] = query.cursor.timestamp, query.cursor.id
-        conditions.append('("timestamp", id) < (%(c_ts)s::timestamptz, %(c_id)s::uuid)')
-    args["limit"] = query.limit + 1
-    offset = query.page * query.limit if query.page is not None else 0
-    args["branch_limit"] = args["limit"] + offset
-    order = '"timestamp" DESC, id DESC'
+    if query.text is None or query.ranked:
+        return None
+    conditions, args = _where(query, levels=False, text=False)
+    _after_cursor(query, conditions, args)
+    skip = _skip(query)
+    newest = _newest_sql(query, conditions, args, RECENT_SCAN * (query.limit + 1 + skip))
+    args["q"], args["page_rows"], args["page_skip"] = query.text, query.limit + 1, skip
     # Only constants are interpolated into the SQL text; every value is a parameter.
-    branches = []
-    for i, level in enumerate(query.levels):
-        args[f"level{i}"] = level
-        where = " AND ".join([f"level = %(level{i})s", *conditions])
-        branches.append(f"(SELECT {COLUMNS} FROM logs WHERE {where} ORDER BY {order} LIMIT %(branch_limit)s)")  # noqa: S608
-    sql = f"SELECT {COLUMNS} FROM ({' UNION ALL '.join(branches)}) AS merged ORDER BY {order} LIMIT %(limit)s"  # noqa: S608
-    if query.page is not None:
-        sql += " OFFSET %(offset)s"
-        args["offset"] = offset
+    sql = (
+        f"SELECT {COLUMNS} FROM ({newest}) AS newest WHERE {_FTS_DOC} @@ {_FTS_QUERY}"  # noqa: S608
+        f" ORDER BY {_ORDER} LIMIT %(page_rows)s OFFSET %(page_skip)s"
+    )
     return sql, args
 
 
@@ -303,7 +345,7 @@ def count_sql(query: LogQuery) -> tuple[str, dict[str, Any]]:
 
     The inner ``ORDER BY`` matches the indexes, so even an unfiltered count
     walks an index rather than the table; with text it is left out, so the
-    GIN index finds the matches (see :func:`_newest_first`).
+    GIN index finds the matches (see :data:`_GIN_ORDER`).
     """
     conditions, args = _where(query)
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""

@@ -17,6 +17,7 @@ from app.query import (
     encode_cursor,
     parse_query,
     parse_time,
+    recent_text_sql,
     select_sql,
 )
 
@@ -122,6 +123,35 @@ def test_sql_keyset_and_offset() -> None:
     assert 'ORDER BY "timestamp" DESC, id DESC' in sql
     sql, args = select_sql(LogQuery(page=3, limit=20))
     assert "OFFSET %(offset)s" in sql and args["offset"] == 60
+
+
+def test_a_source_without_a_level_walks_its_index_once_per_level() -> None:
+    """The source index leads with (source, level): one ordered branch per level, merged."""
+    sql, args = select_sql(q(("source", "api")))
+    assert sql.count("UNION ALL") == 5 and {args[f"level{i}"] for i in range(6)} == {
+        "TRACE",
+        "DEBUG",
+        "INFO",
+        "WARN",
+        "ERROR",
+        "FATAL",
+    }
+    sql, args = select_sql(q(("source", "api"), ("level", "error")))
+    assert "UNION ALL" not in sql and "level = %(level)s" in sql and args["level"] == "ERROR"
+    sql, args = select_sql(q(("source", "api"), ("level", "error"), ("level", "warn"), ("page", "2"), ("size", "10")))
+    assert sql.count("UNION ALL") == 1
+    assert (args["branch_rows"], args["limit"], args["offset"]) == (31, 11, 20), "each branch holds the offset too"
+
+
+def test_text_is_looked_for_among_the_newest_rows_first() -> None:
+    sql, args = recent_text_sql(q(("q", "disk full"), ("level", "error"), ("limit", "50")))  # type: ignore[misc]
+    assert 'FROM logs WHERE level = %(level)s ORDER BY "timestamp" DESC, id DESC LIMIT %(limit)s' in sql
+    assert sql.count("@@") == 1 and "interval '0 s'" not in sql
+    assert (args["limit"], args["page_rows"], args["page_skip"]) == (20 * 51, 51, 0)
+    _, args = recent_text_sql(q(("q", "disk"), ("page", "2"), ("size", "10")))  # type: ignore[misc]
+    assert (args["limit"], args["page_rows"], args["page_skip"]) == (20 * 31, 11, 20)
+    assert recent_text_sql(q(("q", "disk"), ("sort", "relevance"))) is None, "ranking needs every match"
+    assert recent_text_sql(q(("level", "error"))) is None
 
 
 def test_count_is_bounded() -> None:
