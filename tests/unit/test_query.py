@@ -8,6 +8,7 @@ import pytest
 from multidict import MultiDict
 
 from app.query import (
+    COUNT_CAP,
     MAX_LIMIT,
     Cursor,
     LogQuery,
@@ -157,6 +158,11 @@ def test_text_is_looked_for_among_the_newest_rows_first() -> None:
 def test_count_is_bounded() -> None:
     sql, args = count_sql(LogQuery(levels=("INFO",)))
     assert "LIMIT %(cap)s" in sql and args["cap"] >= 10_000
+
+
+def test_a_total_is_counted_ten_thousand_rows_past_its_page_at_most_to_the_deepest_page() -> None:
+    assert count_sql(LogQuery(page=3, limit=20))[1]["cap"] == 60 + 20 + 10_000
+    assert count_sql(LogQuery(page=4999, limit=20))[1]["cap"] == COUNT_CAP
 
 
 def test_cache_keys_differ_by_query_and_scope() -> None:
