@@ -14,7 +14,7 @@ import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import REGISTRY
 
-from app import gctuning, tracing
+from app import runtime, tracing
 from app.auth import KeyConfigError
 from app.backpressure import LagGate
 from app.logs import logging_config
@@ -63,7 +63,7 @@ class LogpipeApp(faust.App):
 
     async def on_started(self) -> None:
         await super().on_started()
-        gctuning.apply()
+        runtime.apply()
 
 
 async def _declare_topics(attempts: int = 15) -> None:
