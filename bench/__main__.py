@@ -60,7 +60,7 @@ async def run(args: argparse.Namespace, s: Stack) -> dict[str, Any]:
         sampler = (
             profile.sampling(pid, args.out.parent / f"profile-{name}.txt") if args.profile else contextlib.nullcontext()
         )
-        with sampler, profile.CpuSplit(pid) as split:
+        with sampler, profile.CpuSplit(pid, s.broker_pid) as split:
             yield
         cpu[name] = split
 
@@ -204,6 +204,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     database_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/logpipe")
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    if others := profile.other_workers():
+        step(
+            f"note: {len(others)} other logpipe worker(s) running (pid {', '.join(str(p.pid) for p in others)}),"
+            " `make run`'s perhaps: they share these cores and lower every figure; stop them for clean numbers"
+        )
     step("starting a broker and a worker (fresh database logpipe_bench) ...")
     with stack(database_url, redis_url, args.work_dir, CACHE_QUERY_TTL="0", CACHE_STATS_TTL="0") as s:
         result = asyncio.run(run(args, s))

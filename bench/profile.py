@@ -116,8 +116,28 @@ def report(name: str, summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _groups(worker_pid: int) -> dict[str, list[psutil.Process]]:
-    """The processes sharing the machine during a run, by role."""
+def is_worker(cmdline: list[str]) -> bool:
+    """``python -m app worker ...`` or ``[python] .../logpipe worker ...``."""
+    words = " ".join(Path(word).name for word in cmdline[:4])
+    return "-m app worker" in words or "logpipe worker" in words
+
+
+def other_workers(worker_pid: int | None = None) -> list[psutil.Process]:
+    """logpipe workers on this machine besides the bench's own (``make run``'s, say)."""
+    return [
+        proc
+        for proc in psutil.process_iter(["cmdline"])
+        if proc.pid != worker_pid and is_worker(proc.info["cmdline"] or [])
+    ]
+
+
+def _groups(worker_pid: int, broker_pid: int | None) -> dict[str, list[psutil.Process]]:
+    """The processes sharing the machine during a run, by role.
+
+    Another stack left running (``make run``) is counted apart, as
+    "bystanders": on the dev broker an idle worker and its broker keep most
+    of a core busy, and that core is missing from every figure.
+    """
     me = psutil.Process()
     groups: dict[str, list[psutil.Process]] = {
         "worker": [psutil.Process(worker_pid)],
@@ -125,12 +145,13 @@ def _groups(worker_pid: int) -> dict[str, list[psutil.Process]]:
         "broker": [],
         "PostgreSQL": [],
         "Redis": [],
+        "bystanders": other_workers(worker_pid),
     }
     for proc in psutil.process_iter(["name", "cmdline"]):
         name = proc.info["name"] or ""
         cmdline = " ".join(proc.info["cmdline"] or [])
         if "noida-db" in name or "noida-db" in cmdline:
-            groups["broker"].append(proc)
+            groups["broker" if broker_pid in (None, proc.pid) else "bystanders"].append(proc)
         elif name.startswith("postgres"):
             groups["PostgreSQL"].append(proc)
         elif name.startswith(("redis-server", "valkey-server")):
@@ -156,20 +177,22 @@ class CpuSplit:
     pool keeps its connections, so the persist path is counted.
     """
 
-    def __init__(self, worker_pid: int) -> None:
-        self._worker_pid = worker_pid
+    def __init__(self, worker_pid: int, broker_pid: int | None = None) -> None:
+        self._worker_pid, self._broker_pid = worker_pid, broker_pid
         self.seconds: dict[str, float] = {}
         self.wall = 0.0
 
     def __enter__(self) -> CpuSplit:
-        self._before = {role: _cpu_seconds(procs) for role, procs in _groups(self._worker_pid).items()}
+        self._before = {
+            role: _cpu_seconds(procs) for role, procs in _groups(self._worker_pid, self._broker_pid).items()
+        }
         self._started = time.perf_counter()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.wall = time.perf_counter() - self._started
         self.seconds = {}
-        for role, procs in _groups(self._worker_pid).items():
+        for role, procs in _groups(self._worker_pid, self._broker_pid).items():
             after = _cpu_seconds(procs)
             before = self._before[role]
             # A process that started meanwhile counts whole; one that ended took its counters with it.

@@ -25,6 +25,7 @@ class Stack:
     redis_url: str
     worker: Worker
     app_id: str
+    broker_pid: int | None = None
 
 
 def _fresh_database(server_url: str, name: str) -> str:
@@ -67,7 +68,8 @@ def stack(database_url: str, redis_url: str, work_dir: Path = VAR, **worker_sett
             if time.monotonic() > deadline:
                 raise RuntimeError(f"bench worker not ready:\n{worker.log_tail()}")
             time.sleep(0.2)
-        yield Stack(broker.url.removeprefix("kafka://"), db, redis.url, worker, app_id)
+        broker_pid = broker.process.pid if broker.process is not None else None
+        yield Stack(broker.url.removeprefix("kafka://"), db, redis.url, worker, app_id, broker_pid)
     finally:
         worker.stop()
         for server in (broker, postgres, redis):
