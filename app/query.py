@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -45,7 +46,8 @@ _ORDER: Final = '"timestamp" DESC, id DESC'
 # matches and a top-N sort orders them: walking the B-tree runs to_tsvector on every row passed,
 # all of them when the matches are rare or old (measured: 3.9 s over 1.4M rows for a word in 41).
 _GIN_ORDER: Final = "(\"timestamp\" + interval '0 s') DESC, id DESC"
-RECENT_SCAN: Final = 20  # rows tested per row a full-text page needs, before asking the GIN index
+RECENT_SCAN: Final = 20  # rows a full-text walk first tests per row the page needs
+MAX_RECENT_SCAN: Final = 50_000  # the most rows a full-text walk tests before the GIN index is asked
 
 
 class Params(Protocol):
@@ -314,24 +316,23 @@ def select_sql(query: LogQuery) -> tuple[str, dict[str, Any]]:
     return sql, args
 
 
-def recent_text_sql(query: LogQuery) -> tuple[str, dict[str, Any]] | None:
-    """Full text, newest first, looked for among the newest rows only; ``None`` when ranked or without text.
+def recent_text_sql(query: LogQuery, scan: int | None = None) -> tuple[str, dict[str, Any]] | None:
+    """Full text, newest first, looked for among the ``scan`` newest rows; ``None`` when ranked or without text.
 
     The GIN index finds every match and a sort orders them, so its cost
-    grows with the matches: a phrase in one row of seven took 1.45 s on
-    10M rows. Walking the newest rows in index order and testing each
-    finds a common phrase's page after a few hundred rows. The walk stops
-    after :data:`RECENT_SCAN` times the rows the page needs: if the page
-    is full by then it is exactly the page the GIN form returns (the rows
-    passed are the newest ones); if not, the text is rare and the caller
-    asks the GIN form (:func:`select_sql`), having spent a few milliseconds.
+    grows with the matches: a phrase in one row of seven took ~1.1 s on
+    10M rows. Walking the newest rows in index order and testing each costs
+    ~1.2 µs a row and finds a common phrase's page after a few hundred. If
+    the page is full within the rows walked it is exactly the page the GIN
+    form returns (the rows passed are the newest ones); if not, see
+    :func:`next_scan`. ``scan`` defaults to :func:`first_scan`.
     """
     if query.text is None or query.ranked:
         return None
     conditions, args = _where(query, levels=False, text=False)
     _after_cursor(query, conditions, args)
     skip = _skip(query)
-    newest = _newest_sql(query, conditions, args, RECENT_SCAN * (query.limit + 1 + skip))
+    newest = _newest_sql(query, conditions, args, scan or first_scan(query))
     args["q"], args["page_rows"], args["page_skip"] = query.text, query.limit + 1, skip
     # Only constants are interpolated into the SQL text; every value is a parameter.
     sql = (
@@ -339,6 +340,31 @@ def recent_text_sql(query: LogQuery) -> tuple[str, dict[str, Any]] | None:
         f" ORDER BY {_ORDER} LIMIT %(page_rows)s OFFSET %(page_skip)s"
     )
     return sql, args
+
+
+def first_scan(query: LogQuery) -> int:
+    """The newest rows a full-text walk tests first: :data:`RECENT_SCAN` per row the page needs."""
+    return RECENT_SCAN * (_skip(query) + query.limit + 1)
+
+
+def next_scan(query: LogQuery, scanned: int, found: int) -> int | None:
+    """How many newest rows to walk next, after ``found`` rows of the page among ``scanned``; ``None``: ask GIN.
+
+    No match at all means a rare text, which the GIN index finds in a few
+    milliseconds. Some matches mean a phrase thinned out among the newest
+    rows (by a burst of other events, say): the walk grows, at least
+    fourfold and to twice what the density seen so far says the page needs,
+    up to :data:`MAX_RECENT_SCAN` rows (~60 ms), the most a walk may cost
+    before the GIN index is asked after all.
+    """
+    skip = _skip(query)
+    matches = skip + found if found else 0
+    if matches == 0 or scanned >= MAX_RECENT_SCAN:
+        return None
+    estimate = scanned * (skip + query.limit + 1) / matches
+    if estimate > MAX_RECENT_SCAN:
+        return None
+    return min(MAX_RECENT_SCAN, max(4 * scanned, math.ceil(2 * estimate)))
 
 
 def count_cap(query: LogQuery) -> int:

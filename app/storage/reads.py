@@ -10,7 +10,7 @@ import aiopg
 import psycopg2
 
 from app.errors import StorageUnavailable
-from app.query import COLUMNS, LogQuery, count_sql, level_counts_sql, recent_text_sql, select_sql
+from app.query import COLUMNS, LogQuery, count_sql, first_scan, level_counts_sql, next_scan, recent_text_sql, select_sql
 
 
 async def _fetch(pool: aiopg.Pool, sql: str, args: Any) -> list[Any]:
@@ -26,13 +26,15 @@ async def _fetch(pool: aiopg.Pool, sql: str, args: Any) -> list[Any]:
 async def fetch_page(pool: aiopg.Pool, query: LogQuery) -> list[Any]:
     """Up to ``query.limit + 1`` rows (the extra one says a next page exists).
 
-    Text is looked for among the newest rows first; only when they do not
-    fill the page is the GIN index asked for every match.
+    Text is looked for among the newest rows first, in growing walks; only
+    when they do not fill the page is the GIN index asked for every match.
     """
-    if (recent := recent_text_sql(query)) is not None:
+    scan: int | None = first_scan(query)
+    while scan is not None and (recent := recent_text_sql(query, scan)) is not None:
         rows = await _fetch(pool, *recent)
         if len(rows) > query.limit:
             return rows
+        scan = next_scan(query, scan, len(rows))
     sql, args = select_sql(query)
     return await _fetch(pool, sql, args)
 

@@ -10,12 +10,15 @@ from multidict import MultiDict
 from app.query import (
     COUNT_CAP,
     MAX_LIMIT,
+    MAX_RECENT_SCAN,
     Cursor,
     LogQuery,
     QueryError,
     count_sql,
     decode_cursor,
     encode_cursor,
+    first_scan,
+    next_scan,
     parse_query,
     parse_time,
     recent_text_sql,
@@ -153,6 +156,22 @@ def test_text_is_looked_for_among_the_newest_rows_first() -> None:
     assert (args["limit"], args["page_rows"], args["page_skip"]) == (20 * 31, 11, 20)
     assert recent_text_sql(q(("q", "disk"), ("sort", "relevance"))) is None, "ranking needs every match"
     assert recent_text_sql(q(("level", "error"))) is None
+
+
+def test_a_walk_for_text_grows_while_matches_thin_out_and_gives_way_to_the_gin_index() -> None:
+    query = q(("q", "payment declined"), ("limit", "50"))
+    assert first_scan(query) == 20 * 51
+    assert next_scan(query, 1020, 0) is None, "no match at all: a rare text, for the GIN index"
+    second = next_scan(query, 1020, 21)  # 21 of the 51 rows the page needs
+    assert second is not None and second >= 2 * 1020 * 51 / 21 and second >= 4 * 1020
+    third = next_scan(query, second, 21)
+    assert third is not None and third > 4 * second - 1 and third <= MAX_RECENT_SCAN
+    assert next_scan(query, 1020, 1) is None, "a page would take more than MAX_RECENT_SCAN rows"
+    assert next_scan(query, 30_000, 40) == MAX_RECENT_SCAN
+    assert next_scan(query, MAX_RECENT_SCAN, 50) is None, "the walk never passes its bound"
+    page = q(("q", "disk"), ("page", "2"), ("size", "10"))  # needs rows 21 to 31
+    assert first_scan(page) == 20 * 31
+    assert next_scan(page, 620, 0) is None and next_scan(page, 620, 5) == max(4 * 620, 2 * 620 * 31 // 25 + 1)
 
 
 def test_count_is_bounded() -> None:
