@@ -377,9 +377,10 @@ def count_sql(query: LogQuery) -> tuple[str, dict[str, Any]]:
 
     Counting costs a row each: 100,000 took 20-30 ms of every page request
     on 10M rows, 10,000 take 3 ms, and a total that far past the page is
-    all a pager needs ("page 3 of 500+"). The inner ``ORDER BY`` matches the indexes, so even an unfiltered count
-    walks an index rather than the table; with text it is left out, so the
-    GIN index finds the matches (see :data:`_GIN_ORDER`).
+    all a pager needs ("page 3 of 500+"). The inner ``ORDER BY`` matches
+    the indexes, so even an unfiltered count walks an index rather than the
+    table; with text it is left out, so the GIN index finds the matches
+    (see :data:`_GIN_ORDER`).
     """
     conditions, args = _where(query)
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""

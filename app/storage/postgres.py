@@ -195,9 +195,7 @@ async def _record_and_read_deltas(
     return [(int(offset), dict(pending)) for offset, pending in await cur.fetchall()]
 
 
-async def pending_deltas(
-    pool: aiopg.Pool, partition: int, relayed: int | None = None
-) -> list[tuple[int, dict[str, int]]]:
+async def pending_deltas(pool: aiopg.Pool, partition: int, relayed: int | None = None) -> Pending:
     """Recorded deltas of ``partition`` still to relay, oldest first (forgetting those up to ``relayed``)."""
     async with _transaction(pool) as cur:
         return await _record_and_read_deltas(cur, partition, -1, {}, relayed)
