@@ -10,7 +10,16 @@ import aiopg
 import psycopg2
 
 from app.errors import StorageUnavailable
-from app.query import COLUMNS, LogQuery, count_sql, first_scan, level_counts_sql, next_scan, recent_text_sql, select_sql
+from app.query import LogQuery
+from app.query_sql import (
+    COLUMNS,
+    count_sql,
+    first_scan,
+    level_counts_sql,
+    next_scan,
+    recent_text_sql,
+    select_sql,
+)
 
 
 async def _fetch(pool: aiopg.Pool, sql: str, args: Any) -> list[Any]:

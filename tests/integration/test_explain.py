@@ -16,10 +16,9 @@ import aiopg
 import psycopg2
 import pytest
 
-from app.query import (
+from app.query import Cursor, LogQuery
+from app.query_sql import (
     COLUMNS,
-    Cursor,
-    LogQuery,
     _after_cursor,
     _where,
     count_sql,

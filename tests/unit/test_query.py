@@ -10,20 +10,15 @@ from multidict import MultiDict
 from app.query import (
     COUNT_CAP,
     MAX_LIMIT,
-    MAX_RECENT_SCAN,
     Cursor,
     LogQuery,
     QueryError,
-    count_sql,
     decode_cursor,
     encode_cursor,
-    first_scan,
-    next_scan,
     parse_query,
     parse_time,
-    recent_text_sql,
-    select_sql,
 )
+from app.query_sql import MAX_RECENT_SCAN, count_sql, first_scan, next_scan, recent_text_sql, select_sql
 
 
 def q(*pairs: tuple[str, str], **kw: int | None) -> LogQuery:
