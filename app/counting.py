@@ -115,13 +115,6 @@ def by_scope(items: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, dict[s
     return scopes
 
 
-def snapshot(
-    items: Iterable[tuple[str, Mapping[str, Any]]], now: datetime, top_sources: int, tenant: str | None = None
-) -> dict[str, Any]:
-    """The stats answer from the table's ``(key, value)`` pairs: all events, or only ``tenant``'s."""
-    return scope_snapshot(by_scope(items).get(scope_of(tenant), {}), now, top_sources, tenant)
-
-
 def scope_snapshot(
     counters: Mapping[str, Mapping[str, Any]], now: datetime, top_sources: int, tenant: str | None = None
 ) -> dict[str, Any]:

@@ -145,12 +145,14 @@ def _groups(worker_pid: int, broker_pid: int | None) -> dict[str, list[psutil.Pr
         "broker": [],
         "PostgreSQL": [],
         "Redis": [],
-        "bystanders": other_workers(worker_pid),
+        "bystanders": [],
     }
     for proc in psutil.process_iter(["name", "cmdline"]):
         name = proc.info["name"] or ""
         cmdline = " ".join(proc.info["cmdline"] or [])
-        if "noida-db" in name or "noida-db" in cmdline:
+        if proc.pid != worker_pid and is_worker(proc.info["cmdline"] or []):
+            groups["bystanders"].append(proc)
+        elif "noida-db" in name or "noida-db" in cmdline:
             groups["broker" if broker_pid in (None, proc.pid) else "bystanders"].append(proc)
         elif name.startswith("postgres"):
             groups["PostgreSQL"].append(proc)
