@@ -39,18 +39,16 @@ def _where(query: LogQuery, *, levels: bool = True, text: bool = True) -> tuple[
     elif levels and query.levels:
         conditions.append("level = ANY(%(levels)s)")
         args["levels"] = list(query.levels)
-    if query.source is not None:
-        conditions.append("source = %(source)s")
-        args["source"] = query.source
-    if query.organization_id is not None:
-        conditions.append("organization_id = %(org)s")
-        args["org"] = query.organization_id
-    if query.start is not None:
-        conditions.append('"timestamp" >= %(start)s')
-        args["start"] = query.start
-    if query.end is not None:
-        conditions.append('"timestamp" <= %(end)s')
-        args["end"] = query.end
+    equal_or_bounded: tuple[tuple[str, object, str], ...] = (
+        ("source", query.source, "source = %(source)s"),
+        ("org", query.organization_id, "organization_id = %(org)s"),
+        ("start", query.start, '"timestamp" >= %(start)s'),
+        ("end", query.end, '"timestamp" <= %(end)s'),
+    )
+    for name, value, condition in equal_or_bounded:
+        if value is not None:
+            conditions.append(condition)
+            args[name] = value
     if text and query.text is not None:
         conditions.append(f"{_FTS_DOC} @@ {_FTS_QUERY}")
         args["q"] = query.text
