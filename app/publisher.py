@@ -11,6 +11,7 @@ the producer batches envelopes sent while others are in flight.
 from __future__ import annotations
 
 import asyncio
+import time
 from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -41,6 +42,7 @@ class EnvelopePublisher:
         self._inflight: set[asyncio.Task[None]] = set()
         self._unreachable: str | None = None
         self._gone: asyncio.Future[None] | None = None  # resolved when the broker is found unreachable
+        self.last_acked = float("-inf")  # time.monotonic() of the broker's latest acknowledgement
 
     def broker_unreachable(self, reason: str) -> None:
         """The broker cannot be reached: refuse new events at once, and stop the waiting ones waiting."""
@@ -114,6 +116,7 @@ class EnvelopePublisher:
             if not acked.done():
                 acked.set_exception(exc)
         else:
+            self.last_acked = time.monotonic()
             if not acked.done():
                 acked.set_result(None)
         finally:

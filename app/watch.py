@@ -8,7 +8,10 @@ worker, whichever worker persists which partition:
 
 * Is the broker reachable? If not, ingest answers 503 at once (and requests
   waiting for an acknowledgement are released) instead of hanging until
-  ``INGEST_ACK_TIMEOUT``. Reachable again: ingest resumes by itself.
+  ``INGEST_ACK_TIMEOUT``. Reachable again: ingest resumes by itself. A probe
+  that only ran out of time while the broker kept acknowledging this
+  worker's writes says the worker is busy, not that the broker is gone (see
+  :func:`means_unreachable`).
 * Is the pipeline keeping up? Lag past ``BACKPRESSURE_HIGH_LAG`` closes the
   :class:`~app.backpressure.LagGate` (429 with ``Retry-After``) until it is
   back under ``BACKPRESSURE_LOW_LAG``.
@@ -24,6 +27,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaTimeoutError, RequestTimedOutError
 from mode import Service
 
 from app.backpressure import LagGate
@@ -34,6 +38,20 @@ from app.topics import EVENTS
 log = logging.getLogger(__name__)
 PROBE_TIMEOUT = 1.0  # a broker that does not answer a metadata-sized request within this is unreachable
 CONNECT_TIMEOUT = 5.0  # starting the watch's own clients (bootstrap, metadata) may take longer
+_TIMEOUTS = (TimeoutError, KafkaTimeoutError, RequestTimedOutError)
+
+
+def means_unreachable(error: BaseException, *, acked_meanwhile: bool) -> bool:
+    """Whether a failed probe means the broker is gone.
+
+    A refused connection or a broker error does. A probe that only ran out of
+    time does unless the broker acknowledged writes of this worker while it
+    waited: then the answer was late because this process is overloaded (an
+    open loop of 2,000 POSTs/s made every probe time out, and ingest answered
+    503 "unreachable" to half of them), and refusing ingest would turn a busy
+    worker into an outage.
+    """
+    return not (isinstance(error, _TIMEOUTS) and acked_meanwhile)
 
 
 class PipelineWatch(Service):
@@ -77,12 +95,16 @@ class PipelineWatch(Service):
                 await self._tcp_reachable()
                 admin, consumer = await asyncio.wait_for(self._clients(), CONNECT_TIMEOUT)
                 ends = await asyncio.wait_for(self._end_offsets(consumer), PROBE_TIMEOUT)
-            except Exception as exc:  # noqa: BLE001 - any failure to ask the broker means "unreachable"
-                self._unreachable(str(exc) or type(exc).__name__)
-                # Fresh clients next time: ones interrupted mid-request may hold a dead connection.
-                stale = (self._admin, self._consumer)
-                self._admin, self._consumer = None, None
-                await _close(*stale)
+            except Exception as exc:  # noqa: BLE001 - any failure to ask the broker may mean "unreachable"
+                reason = str(exc) or type(exc).__name__
+                if not means_unreachable(exc, acked_meanwhile=self._publisher.last_acked >= started):
+                    log.debug("broker probe: %s, but the broker acknowledged writes meanwhile: busy, not gone", reason)
+                else:
+                    self._unreachable(reason)
+                    # Fresh clients next time: ones interrupted mid-request may hold a dead connection.
+                    stale = (self._admin, self._consumer)
+                    self._admin, self._consumer = None, None
+                    await _close(*stale)
             else:
                 self._reachable()
                 await self._measure_lag(admin, ends)
@@ -109,14 +131,20 @@ class PipelineWatch(Service):
         self._observe(lag, committed)
 
     async def _tcp_reachable(self) -> None:
-        """A TCP connection to any bootstrap server: a stopped broker refuses it at once, loaded or not."""
+        """A TCP connection to any bootstrap server: a stopped broker refuses it at once, loaded or not.
+
+        Raises :class:`TimeoutError` when no server answered in time and none refused.
+        """
         error: OSError | None = None
         for address in self._bootstrap.split(","):
             host, _, port = address.strip().rpartition(":")
             try:
                 _, writer = await asyncio.wait_for(asyncio.open_connection(host or "127.0.0.1", int(port)), 0.5)
-            except (OSError, TimeoutError) as exc:
-                error = exc if isinstance(exc, OSError) else OSError(f"connecting to {address} timed out")
+            except TimeoutError:
+                error = error or TimeoutError(f"connecting to {address} timed out")
+                continue
+            except OSError as exc:
+                error = exc if error is None or isinstance(error, TimeoutError) else error
                 continue
             writer.close()
             with contextlib.suppress(OSError):
