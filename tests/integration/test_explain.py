@@ -30,7 +30,7 @@ from app.query_sql import (
 from app.storage import reads
 from app.storage.migrate import migrate
 from app.storage.partitions import maintain
-from app.storage.postgres import _INSERT, connect_pool
+from app.storage.postgres import _INSERT, LATENCY_SETTINGS, connect_pool
 
 pytestmark = pytest.mark.integration
 ROWS = 100_000
@@ -126,6 +126,7 @@ def test_no_query_scans_the_logs_table(database_url: str) -> None:
 
     offenders = []
     with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute(LATENCY_SETTINGS)  # plan as the worker's connections do
         cur.execute("SELECT tableoid::regclass::text, count(*) FROM logs GROUP BY 1")
         rows_of = dict(cur.fetchall())
         assert sum(rows_of.values()) == ROWS
@@ -229,14 +230,16 @@ def test_persist_statement_probes_the_index_however_stale_the_statistics(databas
     assert not scans, json.dumps(plan)[:2000]
 
 
-async def test_the_pool_plans_without_jit(database_url: str) -> None:
-    """A rare word's misestimated row count must not buy a JIT compile that outlasts the query."""
+async def test_the_pool_plans_without_jit_or_parallel_workers(database_url: str) -> None:
+    """A rare word's misestimated row count must not buy a JIT compile or parallel workers that outlast the query."""
     await migrate(database_url)
     pool = await connect_pool(database_url, 2)
     try:
         async with pool.acquire() as conn, conn.cursor() as cur:
             await cur.execute("SHOW jit")
             assert (await cur.fetchone())[0] == "off"
+            await cur.execute("SHOW max_parallel_workers_per_gather")
+            assert (await cur.fetchone())[0] == "0"
     finally:
         pool.close()
         await pool.wait_closed()
