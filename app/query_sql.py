@@ -16,6 +16,8 @@ from app.models import LEVELS
 from app.query import COUNT_CAP, LogQuery
 
 COLUMNS: Final = 'id, "timestamp", level, message, source, organization_id, trace_id, metadata'
+LATERAL_MAX_ROWS: Final = 500  # per-level walks up to this long are planned once (see _newest_sql)
+_WALKED_COLUMNS: Final = ", ".join(f"walked.{column.strip()}" for column in COLUMNS.split(","))
 COUNT_AHEAD: Final = 10_000  # a page's total counts this many rows past the page
 TS_CONFIG: Final = "simple"  # must match the expression of logs_message_fts_idx
 _FTS_DOC: Final = f"to_tsvector('{TS_CONFIG}', message)"
@@ -76,12 +78,21 @@ def _newest_sql(query: LogQuery, conditions: list[str], args: dict[str, Any], ro
     Written so that PostgreSQL walks an index in ``(timestamp, id)`` order
     and stops at the rows needed. Where no single index holds that order
     (several levels; a source without a level, whose index leads with
-    ``(source, level)``), one branch per level walks the ``(level, ...)``
-    or ``(source, level, ...)`` index and stops there, and a merge keeps
-    the order. ``level = ANY(...)`` instead fetched every row of those
+    ``(source, level)``), one walk per level of the ``(level, ...)`` or
+    ``(source, level, ...)`` index stops at the rows needed, and the walks
+    are merged. ``level = ANY(...)`` instead fetched every row of those
     levels and sorted them (p95 43 ms for ERROR and FATAL, a third of 1M
-    rows), and level with source combined two indexes and sorted (265 ms
-    on 10M rows).
+    rows), and level with source combined two indexes and sorted (265 ms on
+    10M rows).
+
+    Up to :data:`LATERAL_MAX_ROWS` rows, the walks are one ``LATERAL``
+    subquery over the levels, planned once, each walking ``rows + skip``
+    rows: written out as one branch per level, a source's six branches over
+    eleven daily partitions took 3.6-7.6 ms to plan for 1.5 ms of work (10M
+    rows). Longer walks (a full-text walk over thousands of the newest rows)
+    are one branch per level under a merge that pulls from each only as many
+    rows as the page needs, six times fewer than six full walks (source and
+    text: 26 ms rather than 50).
     """
     args["limit"], args["offset"] = rows, skip
     page = "LIMIT %(limit)s OFFSET %(offset)s" if skip else "LIMIT %(limit)s"
@@ -94,6 +105,22 @@ def _newest_sql(query: LogQuery, conditions: list[str], args: dict[str, Any], ro
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         return f"SELECT {COLUMNS} FROM logs {where} ORDER BY {_ORDER} {page}"  # noqa: S608
     args["branch_rows"] = rows + skip
+    if rows + skip <= LATERAL_MAX_ROWS:
+        return _lateral_walks(levels, conditions, args, page)
+    return _merged_branches(levels, conditions, args, page)
+
+
+def _lateral_walks(levels: tuple[str, ...], conditions: list[str], args: dict[str, Any], page: str) -> str:
+    args["branch_levels"] = list(levels)
+    where = " AND ".join(["logs.level = branch.level", *conditions])
+    walk = f"SELECT {COLUMNS} FROM logs WHERE {where} ORDER BY {_ORDER} LIMIT %(branch_rows)s"  # noqa: S608
+    return (
+        f"SELECT {_WALKED_COLUMNS} FROM unnest(%(branch_levels)s::text[]) AS branch(level)"  # noqa: S608
+        f" CROSS JOIN LATERAL ({walk}) AS walked ORDER BY {_ORDER} {page}"
+    )
+
+
+def _merged_branches(levels: tuple[str, ...], conditions: list[str], args: dict[str, Any], page: str) -> str:
     branches = []
     for i, level in enumerate(levels):
         args[f"level{i}"] = level

@@ -125,21 +125,25 @@ def test_sql_keyset_and_offset() -> None:
 
 
 def test_a_source_without_a_level_walks_its_index_once_per_level() -> None:
-    """The source index leads with (source, level): one ordered branch per level, merged."""
+    """The source index leads with (source, level): one ordered walk per level, merged; planned once."""
     sql, args = select_sql(q(("source", "api")))
-    assert sql.count("UNION ALL") == 5 and {args[f"level{i}"] for i in range(6)} == {
-        "TRACE",
-        "DEBUG",
-        "INFO",
-        "WARN",
-        "ERROR",
-        "FATAL",
-    }
+    assert sql.count("CROSS JOIN LATERAL") == 1 and "UNION" not in sql
+    assert args["branch_levels"] == ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"]
+    assert "logs.level = branch.level AND source = %(source)s" in sql
     sql, args = select_sql(q(("source", "api"), ("level", "error")))
-    assert "UNION ALL" not in sql and "level = %(level)s" in sql and args["level"] == "ERROR"
+    assert "LATERAL" not in sql and "level = %(level)s" in sql and args["level"] == "ERROR"
     sql, args = select_sql(q(("source", "api"), ("level", "error"), ("level", "warn"), ("page", "2"), ("size", "10")))
-    assert sql.count("UNION ALL") == 1
-    assert (args["branch_rows"], args["limit"], args["offset"]) == (31, 11, 20), "each branch holds the offset too"
+    assert args["branch_levels"] == ["ERROR", "WARN"]
+    assert (args["branch_rows"], args["limit"], args["offset"]) == (31, 11, 20), "each walk holds the offset too"
+
+
+def test_long_walks_per_level_are_branches_that_a_merge_pulls_from_only_as_needed() -> None:
+    """A LATERAL walk would fetch every level's rows in full; past LATERAL_MAX_ROWS, branches under a merge."""
+    sql, args = select_sql(q(("source", "api"), ("page", "30"), ("size", "20")))
+    assert "LATERAL" not in sql and sql.count("UNION ALL") == 5 and args["branch_rows"] == 621
+    assert [args[f"level{i}"] for i in range(6)] == ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"]
+    sql, _ = recent_text_sql(q(("q", "disk"), ("level", "error"), ("level", "warn")))  # type: ignore[misc]
+    assert "LATERAL" not in sql and sql.count("UNION ALL") == 1, "a text walk tests 20 rows per row of the page"
 
 
 def test_text_is_looked_for_among_the_newest_rows_first() -> None:
