@@ -4,6 +4,9 @@ Run by every worker on a timer (:mod:`app.agents.retention`); a PostgreSQL
 advisory lock lets one of them work at a time. Retention drops whole
 partitions (``DROP TABLE``), never deletes rows.
 
+Every partition's full-text (GIN) index gets a small pending list
+(:data:`GIN_PENDING_LIST_KB`); see :func:`_tune_text_indexes`.
+
 Rows whose day has no partition land in ``logs_default`` (late or early
 events, or the rows of an unpartitioned table being migrated). A partition
 cannot be attached while the default partition holds rows of its range, so
@@ -30,6 +33,16 @@ from app.errors import StorageUnavailable
 log = logging.getLogger(__name__)
 _LOCK_ID: Final = 0x6C6F6771  # "logq"
 _NAME: Final = re.compile(r"^logs_(\d{8})$")
+GIN_PENDING_LIST_KB: Final = 256
+_UNTUNED_TEXT_INDEXES: Final = """
+SELECT idx.oid::regclass::text
+FROM pg_inherits AS part
+JOIN pg_index AS i ON i.indrelid = part.inhrelid
+JOIN pg_class AS idx ON idx.oid = i.indexrelid
+JOIN pg_am AS am ON am.oid = idx.relam
+WHERE part.inhparent = 'logs'::regclass AND am.amname = 'gin'
+  AND NOT coalesce(idx.reloptions, '{}') @> ARRAY[%s]
+"""
 
 
 @dataclass
@@ -88,6 +101,7 @@ async def maintain(pool: aiopg.Pool, *, days_ahead: int, retention_days: int, to
                 for day in drop:
                     await cur.execute(f'DROP TABLE IF EXISTS "{partition_name(day)}"')
                     done.dropped.append(partition_name(day))
+                await _tune_text_indexes(cur)
                 expired = min(default_days, default=today) < today - timedelta(days=retention_days)
                 if expired:
                     log.warning("logs_default holds rows older than the retention window; they are kept")
@@ -115,3 +129,21 @@ async def _create(cur: aiopg.Cursor, day: date) -> None:
         await cur.execute("ROLLBACK")
         raise
     await cur.execute("COMMIT")
+
+
+async def _tune_text_indexes(cur: aiopg.Cursor) -> None:
+    """Give every partition's GIN index a pending list of :data:`GIN_PENDING_LIST_KB`, where it has not one yet.
+
+    New entries of a GIN index wait in a pending list that the insert which
+    fills it merges into the index, inside the persist agent's transaction.
+    With PostgreSQL's default of 4 MB that merge stalled one batch in a few
+    seconds for hundreds of milliseconds; 256 kB merges sixteen times as
+    often, each a sixteenth as long. Measured back to back, twice each, at
+    5,000 events/s: end-to-end p99 426, 326, 400, 327 ms -> 290, 274, 234,
+    264 ms, throughput within the noise. A partitioned index cannot carry
+    the setting for the partitions to come, so each is set here once.
+    """
+    setting = f"gin_pending_list_limit={GIN_PENDING_LIST_KB}"
+    await cur.execute(_UNTUNED_TEXT_INDEXES, (setting,))
+    for (index,) in await cur.fetchall():
+        await cur.execute(f"ALTER INDEX {index} SET (gin_pending_list_limit = {GIN_PENDING_LIST_KB})")

@@ -13,7 +13,7 @@ import psycopg2
 import pytest
 
 from app.storage.migrate import SCHEMAS_DIR, migrate
-from app.storage.partitions import maintain
+from app.storage.partitions import GIN_PENDING_LIST_KB, maintain
 
 pytestmark = pytest.mark.integration
 
@@ -126,3 +126,24 @@ async def test_splitting_a_day_out_of_the_default_partition_while_rows_arrive(da
     assert run(database_url, "SELECT count(*) FROM logs_default") == [(0,)]
     assert run(database_url, f'SELECT count(*) FROM "logs_{day:%Y%m%d}"') == [(stored[0],)], "every row stored"
     print(f"\nsplit a day out while {stored[0]} rows arrived ({refused[0]} refused for a retry)")
+
+
+async def test_every_partition_text_index_gets_a_small_pending_list(database_url: str) -> None:
+    await migrate(database_url)
+    insert_days(database_url, [1, 3], per_day=10)  # days in logs_default, split out by maintain()
+    await maintained(database_url, retention_days=30)
+    await maintained(database_url, retention_days=30)  # a second run finds nothing left to set
+    rows = run(
+        database_url,
+        """SELECT t.relname, idx.reloptions FROM pg_inherits AS part
+           JOIN pg_class AS t ON t.oid = part.inhrelid
+           JOIN pg_index AS i ON i.indrelid = part.inhrelid
+           JOIN pg_class AS idx ON idx.oid = i.indexrelid
+           JOIN pg_am AS am ON am.oid = idx.relam
+           WHERE part.inhparent = 'logs'::regclass AND am.amname = 'gin'""",
+    )
+    tables = {str(table) for table, _ in rows}
+    assert "logs_default" in tables and len(tables) >= 6, f"today +- the days ahead, and the split-out days: {tables}"
+    assert {
+        table: options for table, options in rows if options != [f"gin_pending_list_limit={GIN_PENDING_LIST_KB}"]
+    } == {}
