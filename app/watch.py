@@ -38,20 +38,23 @@ from app.topics import EVENTS
 log = logging.getLogger(__name__)
 PROBE_TIMEOUT = 1.0  # a broker that does not answer a metadata-sized request within this is unreachable
 CONNECT_TIMEOUT = 5.0  # starting the watch's own clients (bootstrap, metadata) may take longer
+ACK_GRACE = 2.0  # a probe that times out is forgiven if the broker acknowledged a write this recently
 _TIMEOUTS = (TimeoutError, KafkaTimeoutError, RequestTimedOutError)
 
 
-def means_unreachable(error: BaseException, *, acked_meanwhile: bool) -> bool:
+def means_unreachable(error: BaseException, *, acked_recently: bool) -> bool:
     """Whether a failed probe means the broker is gone.
 
     A refused connection or a broker error does. A probe that only ran out of
-    time does unless the broker acknowledged writes of this worker while it
-    waited: then the answer was late because this process is overloaded (an
-    open loop of 2,000 POSTs/s made every probe time out, and ingest answered
-    503 "unreachable" to half of them), and refusing ingest would turn a busy
-    worker into an outage.
+    time does unless the broker acknowledged writes of this worker during the
+    probe or the :data:`ACK_GRACE` seconds before it: then the answer was late
+    because this process is overloaded (an open loop of 2,000 POSTs/s made
+    every probe time out, and ingest answered 503 "unreachable" to half of
+    them), and refusing ingest would turn a busy worker into an outage. A
+    broker that hangs stops acknowledging too, and is found out a grace
+    period later.
     """
-    return not (isinstance(error, _TIMEOUTS) and acked_meanwhile)
+    return not (isinstance(error, _TIMEOUTS) and acked_recently)
 
 
 class PipelineWatch(Service):
@@ -97,7 +100,7 @@ class PipelineWatch(Service):
                 ends = await asyncio.wait_for(self._end_offsets(consumer), PROBE_TIMEOUT)
             except Exception as exc:  # noqa: BLE001 - any failure to ask the broker may mean "unreachable"
                 reason = str(exc) or type(exc).__name__
-                if not means_unreachable(exc, acked_meanwhile=self._publisher.last_acked >= started):
+                if not means_unreachable(exc, acked_recently=self._publisher.last_acked >= started - ACK_GRACE):
                     log.debug("broker probe: %s, but the broker acknowledged writes meanwhile: busy, not gone", reason)
                 else:
                     self._unreachable(reason)

@@ -18,7 +18,7 @@ from app.watch import PipelineWatch, means_unreachable
 
 
 @pytest.mark.parametrize(
-    ("error", "acked_meanwhile", "unreachable"),
+    ("error", "acked_recently", "unreachable"),
     [
         (ConnectionRefusedError(111, "refused"), True, True),  # refused: gone, whatever was acknowledged before
         (KafkaConnectionError("no connection"), True, True),
@@ -29,9 +29,9 @@ from app.watch import PipelineWatch, means_unreachable
     ],
 )
 def test_only_a_timeout_with_acknowledgements_meanwhile_is_not_an_outage(
-    error: BaseException, acked_meanwhile: bool, unreachable: bool
+    error: BaseException, acked_recently: bool, unreachable: bool
 ) -> None:
-    assert means_unreachable(error, acked_meanwhile=acked_meanwhile) is unreachable
+    assert means_unreachable(error, acked_recently=acked_recently) is unreachable
 
 
 async def _acknowledged(envelope: bytes, headers: Any) -> Awaitable[None]:
@@ -63,15 +63,17 @@ async def silent_broker() -> AsyncIterator[str]:
     server.close()
 
 
-async def _watch_for(seconds: float, bootstrap: str, *, acknowledging: bool, monkeypatch: Any) -> PipelineWatch:
+async def _watch_for(seconds: float, bootstrap: str, *, acknowledged_for: float, monkeypatch: Any) -> PipelineWatch:
+    """Run a watch for ``seconds`` while writes are acknowledged during the first ``acknowledged_for``."""
     monkeypatch.setattr(watch_module, "CONNECT_TIMEOUT", 0.2)
+    monkeypatch.setattr(watch_module, "ACK_GRACE", 0.3)
     publisher = EnvelopePublisher(_acknowledged, max_bytes=1 << 20, linger=0, ack_timeout=1)
     watch = PipelineWatch(bootstrap, "group", publisher, LagGate(high=100, low=10), interval=0.1)
     await watch.start()
     try:
-        deadline = asyncio.get_running_loop().time() + seconds
-        while asyncio.get_running_loop().time() < deadline and watch.broker_reachable:
-            if acknowledging:
+        started = time.monotonic()
+        while time.monotonic() - started < seconds and watch.broker_reachable:
+            if time.monotonic() - started < acknowledged_for:
                 await publisher.publish([{"event": 1}])
             await asyncio.sleep(0.02)
     finally:
@@ -80,7 +82,7 @@ async def _watch_for(seconds: float, bootstrap: str, *, acknowledging: bool, mon
 
 
 async def test_a_silent_broker_with_no_acknowledgements_is_unreachable(silent_broker: str, monkeypatch: Any) -> None:
-    watch = await _watch_for(3, silent_broker, acknowledging=False, monkeypatch=monkeypatch)
+    watch = await _watch_for(3, silent_broker, acknowledged_for=0, monkeypatch=monkeypatch)
     assert watch.broker_reachable is False
 
 
@@ -88,7 +90,16 @@ async def test_late_probes_while_writes_are_acknowledged_keep_ingest_open(
     silent_broker: str, monkeypatch: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="app.watch")
-    watch = await _watch_for(1.5, silent_broker, acknowledging=True, monkeypatch=monkeypatch)
+    watch = await _watch_for(1.5, silent_broker, acknowledged_for=1.5, monkeypatch=monkeypatch)
     late = [r for r in caplog.records if "busy, not gone" in r.getMessage()]
     assert len(late) >= 3, f"the probes should have run out of time: {caplog.text}"
     assert watch.broker_reachable is True, "every probe timed out, but the broker acknowledged every write"
+
+
+async def test_a_broker_that_stops_acknowledging_is_unreachable_a_grace_period_later(
+    silent_broker: str, monkeypatch: Any
+) -> None:
+    started = time.monotonic()
+    watch = await _watch_for(4, silent_broker, acknowledged_for=0.8, monkeypatch=monkeypatch)
+    assert watch.broker_reachable is False, "no acknowledgement for longer than ACK_GRACE and every probe late"
+    assert time.monotonic() - started > 0.8 + 0.3, "not while writes were still acknowledged"
