@@ -76,9 +76,15 @@ async def run(args: argparse.Namespace, s: Stack) -> dict[str, Any]:
     with watched("http_path"):
         result["http_path"] = await paths.http_path(url, s.database_url, args.http_events)
     step(f"  {result['http_path']['events_per_s']:,.0f} events/s")
-    step(f"end to end at {args.e2e_rate:,} events/s for {args.seconds}s ...")
-    result["end_to_end"] = await paths.end_to_end(url, s.database_url, args.e2e_rate, args.seconds)
-    step(f"  p99 {result['end_to_end']['p99']:,.0f} ms")
+    step("waiting for the live counts to catch up with the stored rows ...")
+    result["settle_s"] = await paths.settle(url, s.database_url)
+    step(f"  {result['settle_s']:.1f}s")
+    # The first run still meets what the bursts left behind (autovacuum, checkpoints, warm caches):
+    # reported apart, so that the steady figure the target applies to is measured as such.
+    for key, when in (("end_to_end_after_burst", "right after the bursts"), ("end_to_end", "steady")):
+        step(f"end to end at {args.e2e_rate:,} events/s for {args.seconds}s, {when} ...")
+        result[key] = await paths.end_to_end(url, s.database_url, args.e2e_rate, args.seconds)
+        step(f"  p50 {result[key]['p50']:,.0f} ms, p99 {result[key]['p99']:,.0f} ms")
     # Steady state: after the throughput paths and a sustained 5,000 events/s, before any overload.
     result["worker_rss_mb"] = psutil.Process(pid).memory_info().rss / 2**20
     step(f"  worker RSS {result['worker_rss_mb']:,.0f} MB")
@@ -161,7 +167,16 @@ def table(result: dict[str, Any]) -> str:
             ", ".join(f"{r['rate']:,.0f}/s {r['p99']:,.1f} ms" for r in result["single_post_ladder"]),
             "",
         ),
-        (f"end to end at {e['rate']:,.0f}/s", f"p50 {e['p50']:.0f} / p99 {e['p99']:.0f} ms", TARGETS["e2e_p99_ms"]),
+        (
+            f"end to end at {e['rate']:,.0f}/s, steady",
+            f"p50 {e['p50']:.0f} / p99 {e['p99']:.0f} ms",
+            TARGETS["e2e_p99_ms"],
+        ),
+        (
+            "  the run before, right after the bursts",
+            f"p50 {result['end_to_end_after_burst']['p50']:.0f} / p99 {result['end_to_end_after_burst']['p99']:.0f} ms",
+            "",
+        ),
     ]
     for name, q in result["queries_ms"].items():
         if name != "all":

@@ -106,6 +106,20 @@ async def http_path(url: str, database_url: str, n: int, *, clients: int = 8, ba
     }
 
 
+async def settle(url: str, database_url: str, limit_s: float = 120) -> float:
+    """Seconds until the live counts hold every stored row: a throughput path ends when its rows are
+    in PostgreSQL, while the count table may still be folding their deltas."""
+    started = time.perf_counter()
+    async with aiohttp.ClientSession() as http:
+        while time.perf_counter() - started < limit_s:
+            async with http.get(f"{url}/api/v1/stats") as response:
+                total = (await response.json())["total"]
+            if total >= row_count(database_url):
+                break
+            await asyncio.sleep(0.2)
+    return time.perf_counter() - started
+
+
 def percentiles(samples: list[float], *points: float) -> dict[str, float]:
     ordered = sorted(samples)
     if not ordered:
