@@ -121,6 +121,7 @@ publisher = EnvelopePublisher(
     max_bytes=settings.envelope_max_bytes,
     linger=settings.ingest_linger,
     ack_timeout=settings.ingest_ack_timeout,
+    max_waiting=settings.ingest_max_waiting,
 )
 tail_hub = TailHub(settings.broker_bootstrap, EVENTS, settings.tail_queue_size)
 watch = PipelineWatch(

@@ -6,6 +6,12 @@ persist side) of its own: events of requests arriving in the same turn of the
 event loop (or within ``linger`` seconds, when set) share one envelope, one
 record, one acknowledgement; under load one turn serves many requests, and
 the producer batches envelopes sent while others are in flight.
+
+When more requests wait for acknowledgements than ``max_waiting``, a new
+one is refused at once (:class:`Overloaded`) rather than queued: an open
+loop above what the worker can hand to the broker otherwise piles requests
+up until the event loop stalls for seconds (measured: 10.9 s at 2,000
+POSTs/s, long enough for a consumer heartbeat to expire).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from asyncio import FIRST_COMPLETED
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import orjson
@@ -26,11 +32,17 @@ class BrokerUnavailable(Exception):
     """The broker did not acknowledge in time; the events may or may not be stored."""
 
 
+class Overloaded(Exception):
+    """Too many events already wait for the broker's acknowledgement; these were not sent."""
+
+
 class EnvelopePublisher:
     """Gathers events into envelopes of at most ``max_bytes`` and sends them with ``send``."""
 
-    def __init__(self, send: Send, *, max_bytes: int, linger: float, ack_timeout: float) -> None:
+    def __init__(self, send: Send, *, max_bytes: int, linger: float, ack_timeout: float, max_waiting: int = 0) -> None:
         self._send = send
+        self._max_waiting = max_waiting  # 0: no bound
+        self.waiting = 0  # publish() calls (requests) not yet acknowledged or given up
         self._max_bytes = max_bytes
         self._linger = linger
         self._ack_timeout = ack_timeout
@@ -55,13 +67,24 @@ class EnvelopePublisher:
         if self._gone is not None and self._gone.done():
             self._gone = None
 
-    async def publish(self, events: Iterable[dict[str, Any]], *, traceparent: str | None = None) -> None:
+    async def publish(self, events: Sequence[dict[str, Any]], *, traceparent: str | None = None) -> None:
         """Return once every event is acknowledged; raise :class:`BrokerUnavailable` otherwise.
 
+        Raises :class:`Overloaded` at once, sending nothing, when
+        ``max_waiting`` requests already wait.
         ``traceparent`` travels as a header of every envelope holding these events.
         """
         if self._unreachable is not None:
             raise BrokerUnavailable(f"the broker is unreachable ({self._unreachable})")
+        if self._max_waiting and self.waiting >= self._max_waiting:
+            raise Overloaded(f"{self.waiting:,} requests already wait for the broker (limit {self._max_waiting:,})")
+        self.waiting += 1
+        try:
+            await self._publish(events, traceparent)
+        finally:
+            self.waiting -= 1
+
+    async def _publish(self, events: Sequence[dict[str, Any]], traceparent: str | None) -> None:
         waits: list[asyncio.Future[None]] = []
         for event in events:
             encoded = orjson.dumps(event)

@@ -78,6 +78,12 @@ class Settings(BaseSettings):
         description="INGEST_LINGER: seconds a request waits for others to share its envelope; 0 (default): "
         "only requests of the same event-loop turn share one (lowest latency; measured 5.4 -> 1.9 ms p50).",
     )
+    ingest_max_waiting: int = Field(
+        1_000,
+        ge=0,
+        description="INGEST_MAX_WAITING ingest requests awaiting the broker's acknowledgement, beyond which "
+        "ingest answers 503 at once (overloaded); 0 = no bound.",
+    )
     ingest_ack_timeout: float = Field(
         5.0, gt=0, description="INGEST_ACK_TIMEOUT: seconds to wait for the broker before answering 503."
     )

@@ -18,7 +18,7 @@ from app.app import app, publisher, rate_limiter, settings, watch
 from app.ingest import BadBody, parse_batch, parse_single
 from app.metrics import EVENTS_ACCEPTED, EVENTS_REJECTED, INGEST_SHED
 from app.models import InvalidEvent
-from app.publisher import BrokerUnavailable
+from app.publisher import BrokerUnavailable, Overloaded
 from app.web.auth import tenant_of
 from app.web.errors import error_response
 from app.web.ratelimit import limit_ingest
@@ -48,6 +48,11 @@ def stamp_trace_id(events: list[dict[str, Any]], trace_id: str | None) -> list[d
 def _unavailable(exc: BrokerUnavailable) -> web.Response:
     INGEST_SHED.labels("broker_unavailable").inc()
     return error_response(503, "broker_unavailable", str(exc), retry_after=RETRY_AFTER_SECONDS)
+
+
+def _overloaded(exc: Overloaded) -> web.Response:
+    INGEST_SHED.labels("overloaded").inc()
+    return error_response(503, "overloaded", f"this worker is overloaded: {exc}", retry_after=1)
 
 
 def _shed() -> web.Response | None:
@@ -87,6 +92,8 @@ class IngestOne(web.View):
                 await publisher.publish(wire, traceparent=traceparent)
             except BrokerUnavailable as exc:
                 return _unavailable(exc)
+            except Overloaded as exc:
+                return _overloaded(exc)
         EVENTS_ACCEPTED.inc()
         event_id = str(event.id)
         return self.json(
@@ -128,6 +135,8 @@ class IngestBatch(web.View):
                 await publisher.publish(wire, traceparent=traceparent)
             except BrokerUnavailable as exc:
                 return _unavailable(exc)
+            except Overloaded as exc:
+                return _overloaded(exc)
         EVENTS_ACCEPTED.inc(len(outcome.events))
         ids = [str(e.id) for e in outcome.events]
         rejected = len({e["index"] for e in outcome.errors})

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from app.publisher import BrokerUnavailable, EnvelopePublisher
+from app.publisher import BrokerUnavailable, EnvelopePublisher, Overloaded
 
 
 class FakeBroker:
@@ -50,7 +50,7 @@ async def test_without_linger_requests_of_one_loop_turn_still_share_an_envelope(
 async def test_envelopes_stay_under_the_byte_budget() -> None:
     broker = FakeBroker()
     publisher = EnvelopePublisher(broker.send, max_bytes=1000, linger=0.01, ack_timeout=1)
-    await publisher.publish({"i": i, "pad": "x" * 80} for i in range(100))
+    await publisher.publish([{"i": i, "pad": "x" * 80} for i in range(100)])
     assert len(broker.envelopes) > 5
     assert all(len(orjson.dumps(env)) <= 1000 for env in broker.envelopes)
     assert [e["i"] for env in broker.envelopes for e in env] == list(range(100))
@@ -92,3 +92,24 @@ async def test_an_unreachable_broker_refuses_at_once_and_releases_the_waiting() 
     publisher.broker_reachable()
     await asyncio.wait_for(publisher.publish([{"i": 3}]), 1)
     assert broker.envelopes[-1] == [{"i": 3}]
+
+
+async def test_past_max_waiting_a_request_is_refused_at_once_and_sends_nothing() -> None:
+    broker = FakeBroker("silent")
+    publisher = EnvelopePublisher(broker.send, max_bytes=1 << 20, linger=0, ack_timeout=30, max_waiting=2)
+    waiting = [asyncio.ensure_future(publisher.publish([{"i": i}])) for i in (1, 2)]
+    await asyncio.sleep(0.01)
+    assert publisher.waiting == 2
+    with pytest.raises(Overloaded, match="2 requests already wait"):
+        await asyncio.wait_for(publisher.publish([{"i": 3}]), 1)
+    assert [e["i"] for env in broker.envelopes for e in env] == [1, 2], "the refused event was not sent"
+
+    broker.mode = "ack"
+    publisher.broker_unreachable("test")  # releases the silent requests
+    for request in waiting:
+        with pytest.raises(BrokerUnavailable):
+            await request
+    assert publisher.waiting == 0
+    publisher.broker_reachable()
+    await asyncio.wait_for(publisher.publish([{"i": 4}]), 1)
+    assert publisher.waiting == 0
