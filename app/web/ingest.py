@@ -45,14 +45,17 @@ def stamp_trace_id(events: list[dict[str, Any]], trace_id: str | None) -> list[d
     return events
 
 
-def _unavailable(exc: BrokerUnavailable) -> web.Response:
-    INGEST_SHED.labels("broker_unavailable").inc()
-    return error_response(503, "broker_unavailable", str(exc), retry_after=RETRY_AFTER_SECONDS)
-
-
-def _overloaded(exc: Overloaded) -> web.Response:
-    INGEST_SHED.labels("overloaded").inc()
-    return error_response(503, "overloaded", f"this worker is overloaded: {exc}", retry_after=1)
+async def _publish(wire: list[dict[str, Any]], traceparent: str | None) -> web.Response | None:
+    """Hand the events to the broker; the 503 to answer when it cannot take them, else None."""
+    try:
+        await publisher.publish(wire, traceparent=traceparent)
+    except BrokerUnavailable as exc:
+        INGEST_SHED.labels("broker_unavailable").inc()
+        return error_response(503, "broker_unavailable", str(exc), retry_after=RETRY_AFTER_SECONDS)
+    except Overloaded as exc:
+        INGEST_SHED.labels("overloaded").inc()
+        return error_response(503, "overloaded", f"this worker is overloaded: {exc}", retry_after=1)
+    return None
 
 
 def _shed() -> web.Response | None:
@@ -88,12 +91,8 @@ class IngestOne(web.View):
             wire = stamp_trace_id(
                 [event.to_wire()], trace_id or tracing.trace_id_of(request.headers.get("traceparent"))
             )
-            try:
-                await publisher.publish(wire, traceparent=traceparent)
-            except BrokerUnavailable as exc:
-                return _unavailable(exc)
-            except Overloaded as exc:
-                return _overloaded(exc)
+            if (refused := await _publish(wire, traceparent)) is not None:
+                return refused
         EVENTS_ACCEPTED.inc()
         event_id = str(event.id)
         return self.json(
@@ -131,12 +130,8 @@ class IngestBatch(web.View):
         with tracing.ingest_span(f"POST {request.url.path}", request.headers) as (trace_id, traceparent):
             trace_id = trace_id or tracing.trace_id_of(request.headers.get("traceparent"))
             wire = stamp_trace_id([e.to_wire() for e in outcome.events], trace_id)
-            try:
-                await publisher.publish(wire, traceparent=traceparent)
-            except BrokerUnavailable as exc:
-                return _unavailable(exc)
-            except Overloaded as exc:
-                return _overloaded(exc)
+            if (refused := await _publish(wire, traceparent)) is not None:
+                return refused
         EVENTS_ACCEPTED.inc(len(outcome.events))
         ids = [str(e.id) for e in outcome.events]
         rejected = len({e["index"] for e in outcome.errors})
