@@ -9,6 +9,7 @@ plainly sorted query does.
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
 from typing import Any, Final
 
@@ -30,6 +31,8 @@ _ORDER: Final = '"timestamp" DESC, id DESC'
 _GIN_ORDER: Final = "(\"timestamp\" + interval '0 s') DESC, id DESC"
 RECENT_SCAN: Final = 20  # rows a full-text walk first tests per row the page needs
 MAX_RECENT_SCAN: Final = 50_000  # the most rows a full-text walk tests before the GIN index is asked
+_PLAIN_WORDS: Final = re.compile(r'[A-Za-z0-9\s"]+')
+_LONGEST_LEXEME: Final = 2047  # longer words are left out of a tsvector and of a tsquery alike
 
 
 def _where(query: LogQuery, *, levels: bool = True, text: bool = True) -> tuple[list[str], dict[str, Any]]:
@@ -176,12 +179,41 @@ def recent_text_sql(query: LogQuery, scan: int | None = None) -> tuple[str, dict
     _after_cursor(query, conditions, args)
     newest = _newest_sql(query, conditions, args, scan or first_scan(query))
     args["q"], args["page_rows"], args["page_skip"] = query.text, query.limit + 1, query.offset
+    matches = f"{_FTS_DOC} @@ {_FTS_QUERY}"
+    if terms := required_terms(query.text):
+        args["q_terms"] = [f"%{term}%" for term in terms]
+        matches = f"lower(message) LIKE ALL (%(q_terms)s) AND {matches}"
     # Only constants are interpolated into the SQL text; every value is a parameter.
     sql = (
-        f"SELECT {COLUMNS} FROM ({newest}) AS newest WHERE {_FTS_DOC} @@ {_FTS_QUERY}"  # noqa: S608
+        f"SELECT {COLUMNS} FROM ({newest}) AS newest WHERE {matches}"  # noqa: S608
         f" ORDER BY {_ORDER} LIMIT %(page_rows)s OFFSET %(page_skip)s"
     )
     return sql, args
+
+
+def required_terms(text: str) -> tuple[str, ...]:
+    """Words every match contains in its lowercased message; none where that cannot be told from the text.
+
+    A walk over the newest rows runs ``to_tsvector`` on each row it passes
+    (1.2-5 µs), and after a burst of other events most of them do not
+    match. ``lower(message) LIKE '%word%'`` costs a fifth of that (measured
+    on 50,000 non-matching rows: 230-290 ms against 35-52 ms, both words
+    tested) and rejects those rows before ``to_tsvector`` is run. It is only
+    a necessary condition: a ``simple`` lexeme is a lowercased piece of the
+    message, so a row whose tsvector holds the word holds it in
+    ``lower(message)`` too, and the full-text test still decides.
+
+    Only plain text (ASCII letters, digits, spaces, quotes) is read this way,
+    which the parser turns into exactly these lexemes; ``or`` makes its words
+    optional, and anything else (``-`` negation, punctuation, other
+    alphabets) gets no prefilter rather than a wrong one.
+    """
+    if not _PLAIN_WORDS.fullmatch(text):
+        return ()
+    words = text.replace('"', " ").lower().split()
+    if "or" in words:
+        return ()
+    return tuple(dict.fromkeys(word for word in words if len(word) <= _LONGEST_LEXEME))
 
 
 def first_scan(query: LogQuery) -> int:

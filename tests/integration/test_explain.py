@@ -193,6 +193,50 @@ def test_index_walks_give_the_rows_of_one_sorted_query(database_url: str) -> Non
     assert lateral >= 24 and branches >= 24 and walked >= 24 and not_walked >= 24
 
 
+NEWEST_MESSAGES = (
+    "PAYMENT Declined for card 4242",
+    "Payment-declined, retrying",
+    "payments declined in bulk",
+    "declined: payment (second try)",
+    "Disk ALMOST full on /var",
+    "user's payment declined",
+)
+TEXTS = (
+    "payment declined",
+    "PAYMENT",
+    '"payment declined"',
+    "Declined 4242",
+    "disk almost full",
+    "payment or disk",
+    "payment -declined",
+    "payment-declined",
+    "user's",
+)
+
+
+def test_a_text_walk_finds_what_the_full_text_test_finds_whatever_the_case(database_url: str) -> None:
+    """The words a walk requires first (required_terms) must never reject a row the full-text test matches."""
+    seed(database_url)
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        for i, message in enumerate(NEWEST_MESSAGES):
+            cur.execute(
+                """INSERT INTO logs (id, "timestamp", level, message, source)
+                   VALUES (gen_random_uuid(), now() + %s * interval '1 ms', 'INFO', %s, 'svc-x')""",
+                (i, message),
+            )
+    every = [LogQuery(text=text, limit=10) for text in TEXTS]
+    pages = asyncio.run(_fetch_pages(database_url, every))
+    with conn.cursor() as cur:
+        for query, rows in zip(every, pages, strict=True):
+            cur.execute(*_reference_sql(query))
+            assert [(str(row[0]), *row[1:]) for row in rows] == cur.fetchall(), query
+    conn.close()
+    found = {text: {row[3] for row in rows} & set(NEWEST_MESSAGES) for text, rows in zip(TEXTS, pages, strict=True)}
+    assert found["payment declined"] == set(NEWEST_MESSAGES) - {"Disk ALMOST full on /var", "payments declined in bulk"}
+    assert found["PAYMENT"] == found["payment declined"] and found["Declined 4242"] == {NEWEST_MESSAGES[0]}
+    assert found["disk almost full"] == {"Disk ALMOST full on /var"}
+
+
 STALE_ROWS = 300_000
 
 

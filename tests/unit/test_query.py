@@ -18,7 +18,15 @@ from app.query import (
     parse_query,
     parse_time,
 )
-from app.query_sql import MAX_RECENT_SCAN, count_sql, first_scan, next_scan, recent_text_sql, select_sql
+from app.query_sql import (
+    MAX_RECENT_SCAN,
+    count_sql,
+    first_scan,
+    next_scan,
+    recent_text_sql,
+    required_terms,
+    select_sql,
+)
 
 
 def q(*pairs: tuple[str, str], **kw: int | None) -> LogQuery:
@@ -155,6 +163,36 @@ def test_text_is_looked_for_among_the_newest_rows_first() -> None:
     assert (args["limit"], args["page_rows"], args["page_skip"]) == (20 * 31, 11, 20)
     assert recent_text_sql(q(("q", "disk"), ("sort", "relevance"))) is None, "ranking needs every match"
     assert recent_text_sql(q(("level", "error"))) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "terms"),
+    [
+        ("payment declined", ("payment", "declined")),
+        ("Payment  DECLINED payment", ("payment", "declined")),
+        ('"disk almost" full', ("disk", "almost", "full")),
+        ("4242", ("4242",)),
+        ("error42 7", ("error42", "7")),
+        ("payment or declined", ()),
+        ("payment OR declined", ()),
+        ("payment -declined", ()),
+        ("payment-declined", ()),
+        ("user's card", ()),
+        ("café", ()),
+        ("snake_case", ()),
+        ("x" * 2048 + " disk", ("disk",)),
+    ],
+)
+def test_required_terms_are_only_words_every_match_contains(text: str, terms: tuple[str, ...]) -> None:
+    assert required_terms(text) == terms
+
+
+def test_a_text_walk_rejects_rows_without_the_words_before_parsing_them() -> None:
+    sql, args = recent_text_sql(q(("q", "Payment declined")))  # type: ignore[misc]
+    assert "lower(message) LIKE ALL (%(q_terms)s) AND to_tsvector(" in sql
+    assert args["q_terms"] == ["%payment%", "%declined%"]
+    sql, args = recent_text_sql(q(("q", "payment or declined")))  # type: ignore[misc]
+    assert "LIKE" not in sql and "q_terms" not in args
 
 
 def test_a_walk_for_text_grows_while_matches_thin_out_and_gives_way_to_the_gin_index() -> None:
