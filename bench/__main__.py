@@ -224,7 +224,10 @@ def main(argv: list[str] | None = None) -> int:
             f"note: {len(others)} other logpipe worker(s) running (pid {', '.join(str(p.pid) for p in others)}),"
             " `make run`'s perhaps: they share these cores and lower every figure; stop them for clean numbers"
         )
-    step("starting a broker and a worker (fresh database logpipe_bench) ...")
+    step(
+        "starting a broker and a worker (fresh database logpipe_bench; the worker runs logpipe's defaults"
+        " except auth, rate limits and the response caches, which are off) ..."
+    )
     with stack(database_url, redis_url, args.work_dir, CACHE_QUERY_TTL="0", CACHE_STATS_TTL="0") as s:
         result = asyncio.run(run(args, s))
     args.out.parent.mkdir(parents=True, exist_ok=True)

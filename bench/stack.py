@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 import uuid
@@ -16,6 +17,8 @@ from devstack.servers import ensure_broker, ensure_postgres, ensure_redis, free_
 from tests.support.workers import Worker, worker_env
 
 VAR = Path("var/bench")
+# The test suite shortens these so that its fault tests fail fast; a benchmark measures what a user runs.
+_TEST_ONLY_SETTINGS = ("BROKER_SESSION_TIMEOUT", "PG_RETRY_MAX_DELAY")
 
 
 @dataclass
@@ -59,6 +62,11 @@ def stack(database_url: str, redis_url: str, work_dir: Path = VAR, **worker_sett
         data_dir=run / "worker",
         port=port,
     )
+    for name in _TEST_ONLY_SETTINGS:
+        if name in os.environ:
+            env[name] = os.environ[name]
+        else:
+            env.pop(name, None)
     env.update({"LOG_FORMAT": "json", "LOG_LEVEL": "warning", **worker_settings})
     worker = Worker("bench", port, env, run / "worker.log")
     try:
