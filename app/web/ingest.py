@@ -23,7 +23,8 @@ from app.web.auth import tenant_of
 from app.web.errors import error_response
 from app.web.ratelimit import limit_ingest
 
-RETRY_AFTER_SECONDS = 2
+RETRY_AFTER_SECONDS = 2  # a broker that went away takes seconds to come back or be found again
+OVERLOADED_RETRY_AFTER_SECONDS = 1  # the requests waiting on the broker drain in well under a second
 
 
 async def _read(request: web.Request) -> bytes | web.Response:
@@ -54,7 +55,7 @@ async def _publish(wire: list[dict[str, Any]], traceparent: str | None) -> web.R
         return error_response(503, "broker_unavailable", str(exc), retry_after=RETRY_AFTER_SECONDS)
     except Overloaded as exc:
         INGEST_SHED.labels("overloaded").inc()
-        return error_response(503, "overloaded", f"this worker is overloaded: {exc}", retry_after=1)
+        return error_response(503, "overloaded", f"this worker is overloaded: {exc}", retry_after=OVERLOADED_RETRY_AFTER_SECONDS)
     return None
 
 
