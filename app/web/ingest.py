@@ -55,7 +55,9 @@ async def _publish(wire: list[dict[str, Any]], traceparent: str | None) -> web.R
         return error_response(503, "broker_unavailable", str(exc), retry_after=RETRY_AFTER_SECONDS)
     except Overloaded as exc:
         INGEST_SHED.labels("overloaded").inc()
-        return error_response(503, "overloaded", f"this worker is overloaded: {exc}", retry_after=OVERLOADED_RETRY_AFTER_SECONDS)
+        return error_response(
+            503, "overloaded", f"this worker is overloaded: {exc}", retry_after=OVERLOADED_RETRY_AFTER_SECONDS
+        )
     return None
 
 
