@@ -20,8 +20,10 @@ from app.query import (
 )
 from app.query_sql import (
     MAX_RECENT_SCAN,
+    PREFILTERED_SCAN_FACTOR,
     count_sql,
     first_scan,
+    max_scan,
     next_scan,
     recent_text_sql,
     required_terms,
@@ -158,8 +160,8 @@ def test_text_is_looked_for_among_the_newest_rows_first() -> None:
     sql, args = recent_text_sql(q(("q", "disk full"), ("level", "error"), ("limit", "50")))  # type: ignore[misc]
     assert 'FROM logs WHERE level = %(level)s ORDER BY "timestamp" DESC, id DESC LIMIT %(limit)s' in sql
     assert sql.count("@@") == 1 and "interval '0 s'" not in sql
-    assert (args["limit"], args["page_rows"], args["page_skip"]) == (20 * 51, 51, 0)
-    _, args = recent_text_sql(q(("q", "disk"), ("page", "2"), ("size", "10")))  # type: ignore[misc]
+    assert (args["limit"], args["page_rows"], args["page_skip"]) == (20 * 51 * PREFILTERED_SCAN_FACTOR, 51, 0)
+    _, args = recent_text_sql(q(("q", "disk-full"), ("page", "2"), ("size", "10")))  # type: ignore[misc]
     assert (args["limit"], args["page_rows"], args["page_skip"]) == (20 * 31, 11, 20)
     assert recent_text_sql(q(("q", "disk"), ("sort", "relevance"))) is None, "ranking needs every match"
     assert recent_text_sql(q(("level", "error"))) is None
@@ -195,8 +197,15 @@ def test_a_text_walk_rejects_rows_without_the_words_before_parsing_them() -> Non
     assert "LIKE" not in sql and "q_terms" not in args
 
 
+def test_a_walk_that_tests_the_words_first_goes_as_far_in_the_same_time() -> None:
+    plain, other = q(("q", "payment declined"), ("limit", "50")), q(("q", "payment-declined"), ("limit", "50"))
+    assert first_scan(plain) == PREFILTERED_SCAN_FACTOR * first_scan(other) == PREFILTERED_SCAN_FACTOR * 20 * 51
+    assert max_scan(plain) == PREFILTERED_SCAN_FACTOR * max_scan(other) == PREFILTERED_SCAN_FACTOR * MAX_RECENT_SCAN
+    assert next_scan(plain, 100_000, 40) == max_scan(plain) and next_scan(other, 100_000, 40) is None
+
+
 def test_a_walk_for_text_grows_while_matches_thin_out_and_gives_way_to_the_gin_index() -> None:
-    query = q(("q", "payment declined"), ("limit", "50"))
+    query = q(("q", "payment, declined"), ("limit", "50"))  # punctuation: no prefilter, the plain bounds
     assert first_scan(query) == 20 * 51
     assert next_scan(query, 1020, 0) is None, "no match at all: a rare text, for the GIN index"
     second = next_scan(query, 1020, 21)  # 21 of the 51 rows the page needs
@@ -206,7 +215,7 @@ def test_a_walk_for_text_grows_while_matches_thin_out_and_gives_way_to_the_gin_i
     assert next_scan(query, 1020, 1) is None, "a page would take more than MAX_RECENT_SCAN rows"
     assert next_scan(query, 30_000, 40) == MAX_RECENT_SCAN
     assert next_scan(query, MAX_RECENT_SCAN, 50) is None, "the walk never passes its bound"
-    page = q(("q", "disk"), ("page", "2"), ("size", "10"))  # needs rows 21 to 31
+    page = q(("q", "disk,"), ("page", "2"), ("size", "10"))  # needs rows 21 to 31
     assert first_scan(page) == 20 * 31
     assert next_scan(page, 620, 0) is None and next_scan(page, 620, 5) == max(4 * 620, 2 * 620 * 31 // 25 + 1)
 
