@@ -8,6 +8,7 @@ plainly sorted query does.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from datetime import datetime
@@ -196,6 +197,7 @@ def recent_text_sql(query: LogQuery, scan: int | None = None) -> tuple[str, dict
     return sql, args
 
 
+@functools.lru_cache(maxsize=256)  # asked for each walk and each bound of one request
 def required_terms(text: str) -> tuple[str, ...]:
     """Words every match contains in its lowercased message; none where that cannot be told from the text.
 

@@ -104,10 +104,18 @@ def worker_env(
     data_dir: Path,
     port: int,
     mock: bool = False,
+    fail_fast: bool = True,
     **extra: str,
 ) -> dict[str, str]:
-    """The environment of a test worker; ``mock`` loads the mock cluster's SyncGroup shim."""
+    """The environment of a test worker; ``mock`` loads the mock cluster's SyncGroup shim.
+
+    ``fail_fast`` shortens the session timeout and the retry delay so that
+    fault tests see a dead worker or a returned PostgreSQL quickly; a
+    benchmark turns it off to measure the defaults a user runs.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "DATABASE_", "REDIS_"))}
+    if fail_fast:
+        env.update(BROKER_SESSION_TIMEOUT="6", PG_RETRY_MAX_DELAY="1")
     env.update(
         KAFKA_BROKER_URL=f"kafka://{bootstrap}",
         DATABASE_URL=database_url,
@@ -115,8 +123,6 @@ def worker_env(
         APP_ID=app_id,
         DATA_DIR=str(data_dir),
         WEB_PORT=str(port),
-        BROKER_SESSION_TIMEOUT="6",
-        PG_RETRY_MAX_DELAY="1",
         AUTH_ENABLED="false",
         RATE_LIMITS_ENABLED="false",
         PYTHONUNBUFFERED="1",
