@@ -14,6 +14,7 @@ isolated by splitting the batch and reported back, never retried.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +26,8 @@ import psycopg2
 
 from app.counting import delta_from_rows, epoch_minute
 from app.errors import StorageUnavailable
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Pending = list[tuple[int, dict[str, int]]]  # recorded count deltas, (end offset, delta), oldest first
@@ -51,6 +54,17 @@ ORDER BY r.id
 ON CONFLICT (id, "timestamp") DO NOTHING
 RETURNING level, source, organization_id
 """
+# A batch that inserted rows read offsets no committed batch of this topic read before (a
+# partition is persisted in offset order, and a replayed batch inserts nothing), so a recorded
+# delta at or past its end offset belongs to an earlier incarnation of the topic: a recreated
+# logs.events, or a new broker over the same database. Relaying it would count rows that are not
+# this batch's, and keeping it would hide this batch's delta behind the same key.
+_DISCARD_STALE_DELTAS: Final = """
+DELETE FROM count_deltas WHERE events_partition = %(partition)s AND end_offset >= %(end_offset)s
+RETURNING end_offset
+"""
+# The conflict left is two workers storing one event twice in the same instant (a resend without
+# a timestamp, during a rebalance): the first delta counts it once.
 _RECORD_DELTA: Final = """
 INSERT INTO count_deltas (events_partition, end_offset, delta) VALUES (%(partition)s, %(end_offset)s, %(delta)s::jsonb)
 ON CONFLICT DO NOTHING;
@@ -196,13 +210,31 @@ async def persist_batch(
 async def _record_and_read_deltas(
     cur: aiopg.Cursor, partition: int, end_offset: int, delta: dict[str, int], relayed: int | None
 ) -> Pending:
-    """Record ``delta``, forget what was relayed, read what is pending: one round trip."""
-    statements = [_RECORD_DELTA] if delta else []
+    """Record ``delta``, forget what was relayed, read what is pending: one round trip, two with a delta."""
+    statements = []
+    if delta:
+        await _discard_stale_deltas(cur, partition, end_offset)
+        statements.append(_RECORD_DELTA)
+        if relayed is not None and relayed >= end_offset:
+            relayed = None  # what was relayed was stale too: forgetting up to there would forget this delta
     if relayed is not None:
         statements.append(_FORGET_DELTAS)
     args = {"partition": partition, "end_offset": end_offset, "delta": orjson.dumps(delta).decode(), "relayed": relayed}
     await cur.execute("".join([*statements, _PENDING_DELTAS]), args)
     return [(int(offset), dict(pending)) for offset, pending in await cur.fetchall()]
+
+
+async def _discard_stale_deltas(cur: aiopg.Cursor, partition: int, end_offset: int) -> None:
+    await cur.execute(_DISCARD_STALE_DELTAS, {"partition": partition, "end_offset": end_offset})
+    stale = [int(offset) for (offset,) in await cur.fetchall()]
+    if stale:
+        log.warning(
+            "discarded the count deltas recorded at offsets %s of logs.events[%d]: they are at or past the batch"
+            " just stored (up to offset %d), so they come from an earlier incarnation of the topic",
+            stale,
+            partition,
+            end_offset,
+        )
 
 
 async def pending_deltas(pool: aiopg.Pool, partition: int, relayed: int | None = None) -> Pending:
