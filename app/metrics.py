@@ -48,7 +48,7 @@ PERSIST_BATCH_EVENTS: Final = Histogram(
 )
 PERSIST_BATCH_SECONDS: Final = Histogram(
     "logpipe_persist_batch_duration_seconds",
-    "Time to write one partition batch (rows + count delta).",
+    "Time to write one partition batch (rows + count delta), including its wait for the batch before it to commit.",
     buckets=_SECONDS,
 )
 POSTGRES_RETRIES: Final = Counter(

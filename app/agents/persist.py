@@ -1,11 +1,12 @@
 """Persist agent: envelopes on ``logs.events`` → rows in PostgreSQL.
 
 ``stream.take_events()`` gathers envelopes; each partition's share of the
-batch is written in one transaction (rows + count delta) and the envelopes
-are acknowledged only when the generator resumes, i.e. after the write
-committed, so an offset is never committed ahead of its rows. While
-PostgreSQL is away the agent retries the same batch with capped backoff:
-the partition waits, nothing is skipped.
+batch is written in one transaction (rows + count delta). Up to
+``PERSIST_IN_FLIGHT`` batches are written at once (:class:`Pipeline`), and
+an envelope is acknowledged only once its batch committed, so an offset is
+never committed ahead of its rows. While PostgreSQL is away the agent
+retries the same batch with capped backoff: the partition waits, nothing is
+skipped.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -168,20 +170,25 @@ async def relay_deltas(partition: int, pending: postgres.Pending) -> None:
     relayed[partition] = pending[-1][0]
 
 
-async def persist_group(pool: aiopg.Pool, group: PartitionBatch) -> int:
-    """Write one partition's batch; returns the number of rows inserted."""
+async def persist_group(pool: aiopg.Pool, group: PartitionBatch, earlier: asyncio.Task[Any] | None = None) -> int:
+    """Write one partition's batch after ``earlier`` (its previous batch); returns the number of rows inserted."""
     with tracing.persist_spans(group.traceparents):
-        return await _persist_group(pool, group)
+        return await _persist_group(pool, group, earlier)
 
 
-async def _persist_group(pool: aiopg.Pool, group: PartitionBatch) -> int:
+async def _persist_group(pool: aiopg.Pool, group: PartitionBatch, earlier: asyncio.Task[Any] | None) -> int:
+    async def wait_turn() -> int | None:
+        if earlier is not None:
+            await asyncio.wait({earlier})  # not `await earlier`: cancelling this must not cancel it
+            earlier.result()  # an earlier batch that failed fails this one: its deltas must come first
+        return relayed.get(group.partition)
+
     inserted = 0
-    done = relayed.get(group.partition)
     if group.events:
         started = time.perf_counter()
         result = await retry_storage(
             lambda: postgres.persist_batch(
-                pool, group.events, partition=group.partition, end_offset=group.end_offset, relayed=done
+                pool, group.events, partition=group.partition, end_offset=group.end_offset, wait_turn=wait_turn
             )
         )
         PERSIST_BATCH_SECONDS.observe(time.perf_counter() - started)
@@ -193,6 +200,7 @@ async def _persist_group(pool: aiopg.Pool, group: PartitionBatch) -> int:
         group.dead.extend(rejected_letters(group, result.rejected))
         pending = result.pending
     else:
+        done = await wait_turn()
         pending = await retry_storage(lambda: postgres.pending_deltas(pool, group.partition, done))
     if group.dead:
         log.warning("dead-lettering %d records of %s[%d]", len(group.dead), EVENTS, group.partition)
@@ -229,17 +237,97 @@ async def record_lag() -> None:
             CONSUMER_LAG.labels("persist", tp.topic, str(tp.partition)).set(max(lag, 0))
 
 
+class Pipeline:
+    """Taken batches written while the next ones are taken, each acknowledged once it is stored.
+
+    With ``in_flight`` batches at once, a batch's rows go in while the one
+    before it commits, so an event no longer waits for the batch in
+    progress and then for its own. Each partition's shares still record,
+    commit and relay their count deltas in offset order (``fold`` drops a
+    delta at or below the partition's high-water mark), and a share holding
+    an event id that an earlier share is still storing starts only after it
+    (a resend stamped twice would otherwise be stored twice, and two
+    transactions waiting on each other's row would wait forever).
+
+    A share that waits for its turn holds a connection; at most
+    ``pool_size - 1`` do, so an earlier share always finds one.
+    """
+
+    def __init__(self, pool: aiopg.Pool, *, in_flight: int, pool_size: int) -> None:
+        self._pool = pool
+        self._in_flight = in_flight if pool_size > 1 else 1
+        self._waiting_turn = asyncio.Semaphore(max(pool_size - 1, 1))
+        self._batches: deque[asyncio.Task[None]] = deque()
+        self._latest: dict[int, asyncio.Task[int]] = {}  # partition -> its latest share
+        self._writers: dict[Any, asyncio.Task[int]] = {}  # event id -> the share storing it
+
+    async def submit(self, events: Sequence[EventT[bytes]], groups: list[PartitionBatch]) -> None:
+        """Start writing ``groups``; first wait while ``in_flight`` batches are (an error of one is raised here)."""
+        while self._batches and (self._batches[0].done() or len(self._batches) >= self._in_flight):
+            await self._batches.popleft()
+        for event in events:
+            event.message.incref()  # take_events' own ack only drops this reference: ours follows the commit
+        self._batches.append(asyncio.create_task(self._store(events, [self._start(g) for g in groups])))
+
+    async def drain(self) -> None:
+        """Wait until every batch in flight is stored (raising the first error)."""
+        while self._batches:
+            await self._batches.popleft()
+
+    async def close(self) -> None:
+        """Stop what is in flight: unacknowledged, it is read again (and skipped where stored)."""
+        for task in self._batches:
+            task.cancel()
+        await asyncio.gather(*self._batches, return_exceptions=True)
+        self._batches.clear()
+
+    def _start(self, group: PartitionBatch) -> asyncio.Task[int]:
+        earlier = self._latest.get(group.partition)
+        ids = [event["id"] for event in group.events if event.get("id") is not None]
+        writing = {self._writers[i] for i in ids if i in self._writers}
+        share = asyncio.create_task(self._share(group, earlier, writing))
+        self._latest[group.partition] = share
+        self._writers.update(dict.fromkeys(ids, share))
+        share.add_done_callback(lambda done: self._forget(done, group.partition, ids))
+        return share
+
+    async def _share(self, group: PartitionBatch, earlier: asyncio.Task[int] | None, writing: set[Any]) -> int:
+        if writing:
+            await asyncio.wait(writing)
+        if earlier is None or earlier.done():
+            return await persist_group(self._pool, group)
+        async with self._waiting_turn:
+            return await persist_group(self._pool, group, earlier)
+
+    def _forget(self, share: asyncio.Task[int], partition: int, ids: list[Any]) -> None:
+        if self._latest.get(partition) is share:
+            del self._latest[partition]
+        for i in ids:
+            if self._writers.get(i) is share:
+                del self._writers[i]
+
+    async def _store(self, events: Sequence[EventT[bytes]], shares: list[asyncio.Task[int]]) -> None:
+        await asyncio.gather(*shares)
+        for event in events:
+            if event.ack():  # the last reference: the offset may be committed
+                app.sensors.on_message_out(event.message.tp, event.message.offset, event.message)
+
+
 @app.agent(events_topic, name="persist")
 async def persist(stream: StreamT[bytes]) -> None:
-    """Write envelopes to PostgreSQL in batches, then let Faust ack them."""
+    """Write envelopes to PostgreSQL in batches, each acknowledged once it is stored."""
     pool = await database.wait_ready()
+    pipeline = Pipeline(pool, in_flight=settings.persist_in_flight, pool_size=settings.pg_pool_size)
     batch: Sequence[EventT[bytes]]
-    async for batch in cast(Stream[bytes], stream).take_events(
-        settings.persist_batch_envelopes, within=settings.persist_linger
-    ):
-        groups = group_by_partition([(e.message.partition, e.message.offset, e.value) for e in batch])
-        if tracing.enabled():
-            by_partition = {g.partition: g for g in groups}
-            for e in batch:
-                by_partition[e.message.partition].traceparents.extend(traceparents_of(e.message.headers))
-        await asyncio.gather(*(persist_group(pool, g) for g in groups))
+    try:
+        async for batch in cast(Stream[bytes], stream).take_events(
+            settings.persist_batch_envelopes, within=settings.persist_linger
+        ):
+            groups = group_by_partition([(e.message.partition, e.message.offset, e.value) for e in batch])
+            if tracing.enabled():
+                by_partition = {g.partition: g for g in groups}
+                for e in batch:
+                    by_partition[e.message.partition].traceparents.extend(traceparents_of(e.message.headers))
+            await pipeline.submit(batch, groups)
+    finally:
+        await pipeline.close()

@@ -180,6 +180,7 @@ async def persist_batch(
     partition: int,
     end_offset: int,
     relayed: int | None = None,
+    wait_turn: Callable[[], Awaitable[int | None]] | None = None,
     now: datetime | None = None,
 ) -> BatchResult:
     """Insert a batch of wire-format events read up to ``end_offset`` of ``partition``.
@@ -189,6 +190,11 @@ async def persist_batch(
     same transaction, which also forgets the deltas up to ``relayed``
     (already on ``logs.counts``) and reads back those still to relay: one
     transaction, one commit, per batch.
+
+    ``wait_turn``, when given, is awaited once the rows are inserted and
+    before the delta is recorded, and returns ``relayed``: so the rows of
+    the partition's next batch go in while an earlier one commits, but the
+    deltas are still recorded, committed and relayed in offset order.
     """
     result = BatchResult()
     async with _transaction(pool) as cur:
@@ -203,6 +209,8 @@ async def persist_batch(
             rows = await _insert_isolating(cur, events, result)
         result.inserted = len(rows)
         result.delta = delta_from_rows(rows, epoch_minute(now or datetime.now(UTC)))
+        if wait_turn is not None:
+            relayed = await wait_turn()
         result.pending = await _record_and_read_deltas(cur, partition, end_offset, result.delta, relayed)
     return result
 

@@ -8,6 +8,7 @@ beside it.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -98,3 +99,31 @@ async def test_a_replayed_batch_records_nothing_and_discards_nothing(pool: aiopg
     stored = {"level:INFO": 3, "source:api": 1, "source:web": 1, "source:db": 1, "total": 3, f"minute:{MINUTE}": 3}
     assert await store(pool, events, end_offset=20) == [(20, stored)]
     assert await store(pool, events[:1], end_offset=18) == [(20, stored)]
+
+
+async def test_the_next_batch_inserts_while_the_one_before_commits_and_records_after_it(pool: aiopg.Pool) -> None:
+    """What the persist pipeline relies on: the rows go in at once, the deltas are recorded in offset order."""
+    first_may_commit = asyncio.Event()
+    second_inserted = asyncio.Event()
+
+    async def first_turn() -> int | None:
+        await first_may_commit.wait()
+        return None
+
+    first = asyncio.create_task(
+        persist_batch(pool, [event("api")], partition=1, end_offset=4, wait_turn=first_turn, now=NOW)
+    )
+
+    async def second_turn() -> int | None:
+        second_inserted.set()
+        await asyncio.wait({first})
+        return None
+
+    second = asyncio.create_task(
+        persist_batch(pool, [event("web")], partition=1, end_offset=9, wait_turn=second_turn, now=NOW)
+    )
+    await asyncio.wait_for(second_inserted.wait(), timeout=10)
+    assert not first.done(), "the second batch's rows went in while the first had not committed"
+    first_may_commit.set()
+    assert (await first).pending == [(4, delta_of("api"))]
+    assert (await second).pending == [(4, delta_of("api")), (9, delta_of("web"))]

@@ -1,0 +1,162 @@
+"""The persist pipeline's order: batches overlap, a partition's shares and an event id's writers do not skip ahead."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from app.agents import persist
+from app.agents.persist import PartitionBatch, Pipeline
+
+
+@dataclass
+class FakeMessage:
+    refs: int = 1
+
+    def incref(self) -> None:
+        self.refs += 1
+
+
+@dataclass
+class FakeEvent:
+    """What the pipeline uses of a Faust event: a reference count and ``ack``."""
+
+    message: FakeMessage = field(default_factory=FakeMessage)
+    acks: int = 0
+
+    def ack(self) -> bool:
+        self.acks += 1
+        self.message.refs -= 1
+        return False  # not the last reference here: no sensor is told
+
+
+class FakeStorage:
+    """Stands in for ``persist_group``: each share waits until the test lets it finish."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[int, int]] = []  # (partition, end offset) in the order shares began writing
+        self.earlier: dict[tuple[int, int], asyncio.Task[Any] | None] = {}
+        self.release: dict[tuple[int, int], asyncio.Event] = {}
+
+    async def persist_group(self, pool: Any, group: PartitionBatch, earlier: asyncio.Task[Any] | None = None) -> int:
+        key = (group.partition, group.end_offset)
+        self.started.append(key)
+        self.earlier[key] = earlier
+        await self.release.setdefault(key, asyncio.Event()).wait()
+        if earlier is not None:
+            await asyncio.wait({earlier})
+        return len(group.events)
+
+    def finish(self, partition: int, end_offset: int) -> None:
+        self.release.setdefault((partition, end_offset), asyncio.Event()).set()
+
+
+@pytest.fixture
+def storage(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeStorage]:
+    fake = FakeStorage()
+    monkeypatch.setattr(persist, "persist_group", fake.persist_group)
+    yield fake
+
+
+def share(partition: int, end_offset: int, *ids: str) -> PartitionBatch:
+    return PartitionBatch(partition, end_offset, [{"id": i} for i in ids], [end_offset] * len(ids))
+
+
+async def until(condition: Any) -> None:
+    """Let the event loop run until ``condition()`` holds (each turn lets every ready task step)."""
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition never held")
+
+
+async def test_the_next_batch_writes_while_the_one_before_is_in_flight(storage: FakeStorage) -> None:
+    pipeline = Pipeline(None, in_flight=2, pool_size=4)
+    first, second = [FakeEvent()], [FakeEvent()]
+    await pipeline.submit(first, [share(0, 1, "a")])  # type: ignore[arg-type]
+    await pipeline.submit(second, [share(0, 2, "b")])  # type: ignore[arg-type]
+    await until(lambda: storage.started == [(0, 1), (0, 2)])
+    earlier = storage.earlier[(0, 2)]
+    assert earlier is not None and not earlier.done(), "the second share is told which one commits first"
+    assert storage.earlier[(0, 1)] is None
+    storage.finish(0, 1)
+    storage.finish(0, 2)
+    await pipeline.drain()
+    assert earlier.done()
+
+
+async def test_events_are_acknowledged_only_once_their_batch_is_stored(storage: FakeStorage) -> None:
+    pipeline = Pipeline(None, in_flight=2, pool_size=4)
+    events = [FakeEvent(), FakeEvent()]
+    await pipeline.submit(events, [share(0, 1, "a"), share(1, 1, "b")])  # type: ignore[arg-type]
+    for event in events:
+        event.ack()  # what take_events does when the agent takes the next batch
+    storage.finish(0, 1)
+    await until(lambda: storage.started == [(0, 1), (1, 1)])
+    assert [e.acks for e in events] == [1, 1] and all(e.message.refs == 1 for e in events), "still held"
+    storage.finish(1, 1)
+    await pipeline.drain()
+    assert [e.acks for e in events] == [2, 2] and all(e.message.refs == 0 for e in events)
+
+
+async def test_an_event_id_still_being_written_holds_back_its_next_writer(storage: FakeStorage) -> None:
+    """A resend stamped anew lands in another partition's share: it waits for the first copy's commit."""
+    pipeline = Pipeline(None, in_flight=2, pool_size=4)
+    await pipeline.submit([FakeEvent()], [share(0, 1, "same", "a")])  # type: ignore[arg-type]
+    await pipeline.submit([FakeEvent()], [share(1, 7, "same"), share(2, 3, "c")])  # type: ignore[arg-type]
+    await until(lambda: (2, 3) in storage.started)
+    assert (1, 7) not in storage.started
+    storage.finish(0, 1)
+    await until(lambda: (1, 7) in storage.started)
+    storage.finish(1, 7)
+    storage.finish(2, 3)
+    await pipeline.drain()
+
+
+async def test_no_more_than_in_flight_batches_at_once(storage: FakeStorage) -> None:
+    pipeline = Pipeline(None, in_flight=2, pool_size=4)
+    await pipeline.submit([FakeEvent()], [share(0, 1, "a")])  # type: ignore[arg-type]
+    await pipeline.submit([FakeEvent()], [share(1, 1, "b")])  # type: ignore[arg-type]
+    third = asyncio.create_task(pipeline.submit([FakeEvent()], [share(2, 1, "c")]))  # type: ignore[arg-type]
+    await until(lambda: len(storage.started) == 2)
+    assert not third.done()
+    storage.finish(0, 1)
+    await third
+    assert storage.started[-1] == (2, 1)
+    storage.finish(1, 1)
+    storage.finish(2, 1)
+    await pipeline.drain()
+
+
+async def test_one_connection_writes_one_batch_at_a_time(storage: FakeStorage) -> None:
+    """A share waiting for its turn holds a connection: with only one, the next batch waits instead."""
+    pipeline = Pipeline(None, in_flight=2, pool_size=1)
+    await pipeline.submit([FakeEvent()], [share(0, 1, "a")])  # type: ignore[arg-type]
+    second = asyncio.create_task(pipeline.submit([FakeEvent()], [share(0, 2, "b")]))  # type: ignore[arg-type]
+    await until(lambda: storage.started == [(0, 1)])
+    assert not second.done()
+    storage.finish(0, 1)
+    await second
+    storage.finish(0, 2)
+    await pipeline.drain()
+    assert storage.started == [(0, 1), (0, 2)]
+
+
+async def test_a_failed_batch_fails_the_next_submit(storage: FakeStorage, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(pool: Any, group: PartitionBatch, earlier: asyncio.Task[Any] | None = None) -> int:
+        raise RuntimeError("a bug, not an outage")
+
+    monkeypatch.setattr(persist, "persist_group", broken)
+    pipeline = Pipeline(None, in_flight=2, pool_size=4)
+    event = FakeEvent()
+    await pipeline.submit([event], [share(0, 1, "a")])  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="a bug"):  # at the latest when the pipeline is full again
+        await pipeline.submit([FakeEvent()], [share(0, 2, "b")])  # type: ignore[arg-type]
+        await pipeline.submit([FakeEvent()], [share(0, 3, "c")])  # type: ignore[arg-type]
+    assert event.acks == 0, "never acknowledged: read again after the restart"
+    await pipeline.close()
