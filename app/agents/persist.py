@@ -159,6 +159,18 @@ async def _dead_letter(letters: list[DeadLetter]) -> None:
 # pending deltas are relayed again, and fold() counts each once.
 relayed: dict[int, int] = {}
 
+# logs.events partitions whose outbox was cleared of deltas left by an earlier incarnation of the
+# topic, by the first batch that recorded a delta (see postgres._DISCARD_STALE_DELTAS). Later
+# batches have higher offsets, so they skip that round trip until the next rebalance.
+stale_checked: set[int] = set()
+
+
+async def _partitions_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
+    stale_checked.clear()
+
+
+app.on_partitions_revoked.connect(cast(Any, _partitions_revoked))
+
 
 async def relay_deltas(partition: int, pending: postgres.Pending) -> None:
     """Put the recorded count deltas of ``partition`` on ``logs.counts``, oldest first."""
@@ -188,9 +200,16 @@ async def _persist_group(pool: aiopg.Pool, group: PartitionBatch, earlier: async
         started = time.perf_counter()
         result = await retry_storage(
             lambda: postgres.persist_batch(
-                pool, group.events, partition=group.partition, end_offset=group.end_offset, wait_turn=wait_turn
+                pool,
+                group.events,
+                partition=group.partition,
+                end_offset=group.end_offset,
+                wait_turn=wait_turn,
+                discard_stale=group.partition not in stale_checked,
             )
         )
+        if result.delta:
+            stale_checked.add(group.partition)
         PERSIST_BATCH_SECONDS.observe(time.perf_counter() - started)
         PERSIST_BATCH_EVENTS.observe(len(group.events))
         inserted = result.inserted
