@@ -281,12 +281,16 @@ class Pipeline:
         self._writers: dict[Any, asyncio.Task[int]] = {}  # event id -> the share storing it
 
     async def submit(self, events: Sequence[EventT[bytes]], groups: list[PartitionBatch]) -> None:
-        """Start writing ``groups``; first wait while ``in_flight`` batches are (an error of one is raised here)."""
-        while self._batches and (self._batches[0].done() or len(self._batches) >= self._in_flight):
-            await self._batches.popleft()
+        """Start writing ``groups``, then wait until fewer than ``in_flight`` batches are (raising an error of one).
+
+        Waiting after starting, not before, keeps the batches in memory at
+        ``in_flight``: the next one is taken while the others are written.
+        """
         for event in events:
             event.message.incref()  # take_events' own ack only drops this reference: ours follows the commit
         self._batches.append(asyncio.create_task(self._store(events, [self._start(g) for g in groups])))
+        while self._batches and (self._batches[0].done() or len(self._batches) >= self._in_flight):
+            await self._batches.popleft()
 
     async def drain(self) -> None:
         """Wait until every batch in flight is stored (raising the first error)."""

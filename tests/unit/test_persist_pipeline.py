@@ -77,14 +77,15 @@ async def until(condition: Any) -> None:
 
 async def test_the_next_batch_writes_while_the_one_before_is_in_flight(storage: FakeStorage) -> None:
     pipeline = Pipeline(None, in_flight=2, pool_size=4)
-    first, second = [FakeEvent()], [FakeEvent()]
-    await pipeline.submit(first, [share(0, 1, "a")])  # type: ignore[arg-type]
-    await pipeline.submit(second, [share(0, 2, "b")])  # type: ignore[arg-type]
+    await pipeline.submit([FakeEvent()], [share(0, 1, "a")])  # type: ignore[arg-type]
+    second = asyncio.create_task(pipeline.submit([FakeEvent()], [share(0, 2, "b")]))  # type: ignore[arg-type]
     await until(lambda: storage.started == [(0, 1), (0, 2)])
     earlier = storage.earlier[(0, 2)]
     assert earlier is not None and not earlier.done(), "the second share is told which one commits first"
     assert storage.earlier[(0, 1)] is None
+    assert not second.done(), "two in flight: the next batch is taken once the first is stored"
     storage.finish(0, 1)
+    await second
     storage.finish(0, 2)
     await pipeline.drain()
     assert earlier.done()
@@ -108,43 +109,45 @@ async def test_an_event_id_still_being_written_holds_back_its_next_writer(storag
     """A resend stamped anew lands in another partition's share: it waits for the first copy's commit."""
     pipeline = Pipeline(None, in_flight=2, pool_size=4)
     await pipeline.submit([FakeEvent()], [share(0, 1, "same", "a")])  # type: ignore[arg-type]
-    await pipeline.submit([FakeEvent()], [share(1, 7, "same"), share(2, 3, "c")])  # type: ignore[arg-type]
+    second = asyncio.create_task(
+        pipeline.submit([FakeEvent()], [share(1, 7, "same"), share(2, 3, "c")])  # type: ignore[arg-type]
+    )
     await until(lambda: (2, 3) in storage.started)
     assert (1, 7) not in storage.started
     storage.finish(0, 1)
     await until(lambda: (1, 7) in storage.started)
     storage.finish(1, 7)
     storage.finish(2, 3)
+    await second
     await pipeline.drain()
 
 
-async def test_no_more_than_in_flight_batches_at_once(storage: FakeStorage) -> None:
+async def test_at_most_in_flight_batches_are_held(storage: FakeStorage) -> None:
+    """Each taken batch is held parsed until it is stored: the next is taken only when fewer are."""
     pipeline = Pipeline(None, in_flight=2, pool_size=4)
     await pipeline.submit([FakeEvent()], [share(0, 1, "a")])  # type: ignore[arg-type]
-    await pipeline.submit([FakeEvent()], [share(1, 1, "b")])  # type: ignore[arg-type]
-    third = asyncio.create_task(pipeline.submit([FakeEvent()], [share(2, 1, "c")]))  # type: ignore[arg-type]
+    second = asyncio.create_task(pipeline.submit([FakeEvent()], [share(1, 1, "b")]))  # type: ignore[arg-type]
     await until(lambda: len(storage.started) == 2)
-    assert not third.done()
-    storage.finish(0, 1)
-    await third
-    assert storage.started[-1] == (2, 1)
+    assert not second.done()
     storage.finish(1, 1)
-    storage.finish(2, 1)
+    await until(lambda: storage.release[(1, 1)].is_set())
+    assert not second.done(), "the oldest is still being written"
+    storage.finish(0, 1)
+    await second
     await pipeline.drain()
 
 
 async def test_one_connection_writes_one_batch_at_a_time(storage: FakeStorage) -> None:
-    """A share waiting for its turn holds a connection: with only one, the next batch waits instead."""
+    """A share waiting for its turn holds a connection: with only one, each batch is stored before the next."""
     pipeline = Pipeline(None, in_flight=2, pool_size=1)
-    await pipeline.submit([FakeEvent()], [share(0, 1, "a")])  # type: ignore[arg-type]
-    second = asyncio.create_task(pipeline.submit([FakeEvent()], [share(0, 2, "b")]))  # type: ignore[arg-type]
+    first = asyncio.create_task(pipeline.submit([FakeEvent()], [share(0, 1, "a")]))  # type: ignore[arg-type]
     await until(lambda: storage.started == [(0, 1)])
-    assert not second.done()
+    assert not first.done()
     storage.finish(0, 1)
-    await second
+    await first
     storage.finish(0, 2)
-    await pipeline.drain()
-    assert storage.started == [(0, 1), (0, 2)]
+    await pipeline.submit([FakeEvent()], [share(0, 2, "b")])  # type: ignore[arg-type]
+    assert storage.started == [(0, 1), (0, 2)] and storage.earlier[(0, 2)] is None
 
 
 async def test_a_failed_batch_fails_the_next_submit(storage: FakeStorage, monkeypatch: pytest.MonkeyPatch) -> None:
