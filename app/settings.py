@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     persist_batch_envelopes: int = Field(64, ge=1, description="PERSIST_BATCH_ENVELOPES gathered by one stream.take().")
     persist_linger: float = Field(0.02, gt=0, description="PERSIST_LINGER seconds stream.take() waits to fill a batch.")
     persist_in_flight: int = Field(
-        2, ge=1, description="PERSIST_IN_FLIGHT batches written at once (1: each waits for the one before to commit)."
+        1, ge=1, description="PERSIST_IN_FLIGHT batches written at once (2: one's rows go in while another commits)."
     )
     pg_pool_size: int = Field(4, ge=1, description="PG_POOL_SIZE connections per worker.")
     pg_retry_max_delay: float = Field(

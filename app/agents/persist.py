@@ -2,7 +2,7 @@
 
 ``stream.take_events()`` gathers envelopes; each partition's share of the
 batch is written in one transaction (rows + count delta). Up to
-``PERSIST_IN_FLIGHT`` batches are written at once (:class:`Pipeline`), and
+``PERSIST_IN_FLIGHT`` batches (default 1) are written at once (:class:`Pipeline`), and
 an envelope is acknowledged only once its batch committed, so an offset is
 never committed ahead of its rows. While PostgreSQL is away the agent
 retries the same batch with capped backoff: the partition waits, nothing is
@@ -257,11 +257,12 @@ async def record_lag() -> None:
 
 
 class Pipeline:
-    """Taken batches written while the next ones are taken, each acknowledged once it is stored.
+    """Taken batches written, up to ``in_flight`` at once, each acknowledged once it is stored.
 
-    With ``in_flight`` batches at once, a batch's rows go in while the one
-    before it commits, so an event no longer waits for the batch in
-    progress and then for its own. Each partition's shares still record,
+    With one, a batch is stored before the next is taken. With more, a
+    batch's rows go in while the one before it commits, so an event waits
+    less for the batch in progress (at the cost of holding more batches in
+    memory). Each partition's shares still record,
     commit and relay their count deltas in offset order (``fold`` drops a
     delta at or below the partition's high-water mark), and a share holding
     an event id that an earlier share is still storing starts only after it
@@ -283,8 +284,8 @@ class Pipeline:
     async def submit(self, events: Sequence[EventT[bytes]], groups: list[PartitionBatch]) -> None:
         """Start writing ``groups``, then wait until fewer than ``in_flight`` batches are (raising an error of one).
 
-        Waiting after starting, not before, keeps the batches in memory at
-        ``in_flight``: the next one is taken while the others are written.
+        Waiting after starting, not before, keeps the batches held at
+        ``in_flight``: the next is taken only while fewer are written.
         """
         for event in events:
             event.message.incref()  # take_events' own ack only drops this reference: ours follows the commit
