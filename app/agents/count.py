@@ -26,14 +26,13 @@ log = logging.getLogger(__name__)
 counts_topic = app.topic(COUNTS, value_type=bytes, value_serializer="json", partitions=1)
 
 
-# Deltas folded before their counters are written. Every write of a counter is a changelog
-# record, and Faust's conductor holds back every topic's messages (logs.events' too) while the
-# producer's buffer is over 100: after a burst, one write per counter per delta (~250 counters
-# with 7 organizations) held the persist agent to an envelope per 100-200 ms for seconds.
+# Deltas folded before their counters are written, and for at most how long (so stats stay live
+# under a steady flow). Every write of a counter is a changelog record, and Faust's conductor
+# holds back every topic's messages (logs.events' too) while the producer's buffer is over 100:
+# after a burst, one write per counter per delta (~250 counters with 7 organizations) held the
+# persist agent to an envelope per 100-200 ms for seconds.
 COALESCE_MAX = 256
-
-
-COALESCE_SECONDS = 0.1  # and at most this long, so stats stay live under a steady flow
+COALESCE_SECONDS = 0.1
 
 
 class PendingCounters:
@@ -64,7 +63,7 @@ def is_delta(value: Any) -> bool:
 
 @app.agent(counts_topic, name="count")
 async def count(stream: StreamT[Any]) -> None:
-    """Fold deltas as they come; write and acknowledge them when none wait, or every ``COALESCE_MAX``.
+    """Fold deltas as they come; write and acknowledge them when none wait (or at the coalescing bounds).
 
     A delta is acknowledged only after its counters are written: Faust
     flushes the changelog before it commits an offset, so a delta whose

@@ -261,13 +261,13 @@ class Pipeline:
 
     With one, a batch is stored before the next is taken. With more, a
     batch's rows go in while the one before it commits, so an event waits
-    less for the batch in progress (at the cost of holding more batches in
-    memory). Each partition's shares still record,
-    commit and relay their count deltas in offset order (``fold`` drops a
-    delta at or below the partition's high-water mark), and a share holding
-    an event id that an earlier share is still storing starts only after it
-    (a resend stamped twice would otherwise be stored twice, and two
-    transactions waiting on each other's row would wait forever).
+    less for the batch in progress, at the cost of holding more batches in
+    memory. Each partition's shares still record, commit and relay their
+    count deltas in offset order (``fold`` drops a delta at or below the
+    partition's high-water mark), and a share holding an event id that an
+    earlier share is still storing starts only after it (a resend stamped
+    twice would otherwise be stored twice, and two transactions waiting on
+    each other's row would wait forever).
 
     A share that waits for its turn holds a connection; at most
     ``pool_size - 1`` do, so an earlier share always finds one.
