@@ -219,12 +219,11 @@ async def end_to_end(url: str, database_url: str, rate: float, seconds: float, b
         watcher = asyncio.create_task(watch(pool, start + seconds + 60))
         await asyncio.gather(*(one(start + i * batch / rate) for i in range(sends)))
         await watcher
-    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
-        cur.execute(
-            'SELECT extract(epoch FROM received_at - "timestamp") * 1000 FROM logs WHERE source = %s', (marker,)
-        )
-        stored = [float(r[0]) for r in cur.fetchall()]
-    conn.close()
+        async with pool.acquire() as conn, conn.cursor() as cur:
+            await cur.execute(
+                'SELECT extract(epoch FROM received_at - "timestamp") * 1000 FROM logs WHERE source = %s', (marker,)
+            )
+            stored = [float(r[0]) for r in await cur.fetchall()]
     queryable = [(seen - stamp.timestamp()) * 1000 for stamp, seen in visible.items()]  # a batch's events share it
     return {
         "rate": rate,

@@ -155,8 +155,9 @@ async def _dead_letter(letters: list[DeadLetter]) -> None:
 
 
 # logs.events partition -> the last count delta of it this worker put on logs.counts. The next
-# batch's transaction forgets up to there; after a restart or a rebalance nothing is known, the
-# pending deltas are relayed again, and fold() counts each once.
+# batch's transaction forgets up to there; after a restart nothing is known, the pending deltas
+# are relayed again, and fold() counts each once. A rebalance keeps it: forgetting up to an older
+# relayed offset deletes only deltas that were relayed.
 relayed: dict[int, int] = {}
 
 # logs.events partitions whose outbox was cleared of deltas left by an earlier incarnation of the
@@ -307,7 +308,8 @@ class Pipeline:
 
     def _start(self, group: PartitionBatch) -> asyncio.Task[int]:
         earlier = self._latest.get(group.partition)
-        ids = [event["id"] for event in group.events if event.get("id") is not None]
+        # With one batch at a time none other is being written when this one starts: no id to track.
+        ids = [e["id"] for e in group.events if e.get("id") is not None] if self._in_flight > 1 else []
         writing = {self._writers[i] for i in ids if i in self._writers}
         share = asyncio.create_task(self._share(group, earlier, writing))
         self._latest[group.partition] = share
