@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -183,13 +183,24 @@ async def relay_deltas(partition: int, pending: postgres.Pending) -> None:
     relayed[partition] = pending[-1][0]
 
 
-async def persist_group(pool: aiopg.Pool, group: PartitionBatch, earlier: asyncio.Task[Any] | None = None) -> int:
-    """Write one partition's batch after ``earlier`` (its previous batch); returns the number of rows inserted."""
+async def persist_group(
+    pool: aiopg.Pool,
+    group: PartitionBatch,
+    earlier: asyncio.Task[Any] | None = None,
+    on_written: Callable[[], None] = lambda: None,
+) -> int:
+    """Write one partition's batch after ``earlier`` (its previous batch); returns the number of rows inserted.
+
+    ``on_written`` is called once its transaction committed, before its dead
+    letters and count delta are produced.
+    """
     with tracing.persist_spans(group.traceparents):
-        return await _persist_group(pool, group, earlier)
+        return await _persist_group(pool, group, earlier, on_written)
 
 
-async def _persist_group(pool: aiopg.Pool, group: PartitionBatch, earlier: asyncio.Task[Any] | None) -> int:
+async def _persist_group(
+    pool: aiopg.Pool, group: PartitionBatch, earlier: asyncio.Task[Any] | None, on_written: Callable[[], None]
+) -> int:
     async def wait_turn() -> int | None:
         if earlier is not None:
             await asyncio.wait({earlier})  # not `await earlier`: cancelling this must not cancel it
@@ -222,6 +233,7 @@ async def _persist_group(pool: aiopg.Pool, group: PartitionBatch, earlier: async
     else:
         done = await wait_turn()
         pending = await retry_storage(lambda: postgres.pending_deltas(pool, group.partition, done))
+    on_written()
     if group.dead:
         log.warning("dead-lettering %d records of %s[%d]", len(group.dead), EVENTS, group.partition)
         await _dead_letter(group.dead)
@@ -257,18 +269,34 @@ async def record_lag() -> None:
             CONSUMER_LAG.labels("persist", tp.topic, str(tp.partition)).set(max(lag, 0))
 
 
+@dataclass(slots=True)
+class _Taken:
+    """A taken batch: *written* once its transactions committed, *stored* once its deltas are relayed and its
+    events acknowledged."""
+
+    written: asyncio.Future[Any]
+    stored: asyncio.Task[None]
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class Pipeline:
     """Taken batches written, up to ``in_flight`` at once, each acknowledged once it is stored.
 
-    With one, a batch is stored before the next is taken. With more, a
-    batch's rows go in while the one before it commits, so an event waits
-    less for the batch in progress, at the cost of holding more batches in
-    memory. Each partition's shares still record, commit and relay their
-    count deltas in offset order (``fold`` drops a delta at or below the
-    partition's high-water mark), and a share holding an event id that an
-    earlier share is still storing starts only after it (a resend stamped
-    twice would otherwise be stored twice, and two transactions waiting on
-    each other's row would wait forever).
+    With one, a batch is written before the next is taken, and the next
+    is taken while the one before relays its count deltas (a broker round
+    trip). With more, a batch's rows go in while the one before it
+    commits, so an event waits less for the batch in progress, at the cost
+    of holding more batches in memory. Each partition's shares still
+    record, commit and relay their count deltas in offset order (``fold``
+    drops a delta at or below the partition's high-water mark), and a
+    share holding an event id that an earlier share is still storing
+    starts only after it (a resend stamped twice would otherwise be stored
+    twice, and two transactions waiting on each other's row would wait
+    forever).
 
     A share that waits for its turn holds a connection; at most
     ``pool_size - 1`` do, so an earlier share always finds one.
@@ -278,52 +306,71 @@ class Pipeline:
         self._pool = pool
         self._in_flight = in_flight if pool_size > 1 else 1
         self._waiting_turn = asyncio.Semaphore(max(pool_size - 1, 1))
-        self._batches: deque[asyncio.Task[None]] = deque()
+        self._batches: deque[_Taken] = deque()
         self._latest: dict[int, asyncio.Task[int]] = {}  # partition -> its latest share
         self._writers: dict[Any, asyncio.Task[int]] = {}  # event id -> the share storing it
 
     async def submit(self, events: Sequence[EventT[bytes]], groups: list[PartitionBatch]) -> None:
-        """Start writing ``groups``, then wait until fewer than ``in_flight`` batches are (raising an error of one).
+        """Start writing ``groups``, then wait until fewer than ``in_flight`` batches are written (raising an
+        error of one).
 
-        Waiting after starting, not before, keeps the batches held at
-        ``in_flight``: the next is taken only while fewer are written.
+        Waiting after starting, not before, bounds what is held: when the
+        next batch is taken, at most ``in_flight`` are, none but the last
+        still being written.
         """
         for event in events:
             event.message.incref()  # take_events' own ack only drops this reference: ours follows the commit
-        self._batches.append(asyncio.create_task(self._store(events, [self._start(g) for g in groups])))
-        while self._batches and (self._batches[0].done() or len(self._batches) >= self._in_flight):
-            await self._batches.popleft()
+        shares = [self._start(g) for g in groups]
+        written = asyncio.gather(*(w for _, w in shares))
+        self._batches.append(_Taken(written, asyncio.create_task(self._store(events, [s for s, _ in shares]))))
+        while self._batches:
+            if self._batches[0].stored.done() or len(self._batches) > self._in_flight:
+                await self._batches.popleft().stored
+            elif unwritten := [b.written for b in self._batches if not b.written.done()]:
+                if len(unwritten) < self._in_flight:
+                    return
+                await asyncio.wait(unwritten, return_when=asyncio.FIRST_COMPLETED)
+            else:
+                return
 
     async def drain(self) -> None:
         """Wait until every batch in flight is stored (raising the first error)."""
         while self._batches:
-            await self._batches.popleft()
+            await self._batches.popleft().stored
 
     async def close(self) -> None:
         """Stop what is in flight: unacknowledged, it is read again (and skipped where stored)."""
-        for task in self._batches:
-            task.cancel()
-        await asyncio.gather(*self._batches, return_exceptions=True)
+        for batch in self._batches:
+            batch.stored.cancel()
+        await asyncio.gather(*(b.stored for b in self._batches), return_exceptions=True)
         self._batches.clear()
 
-    def _start(self, group: PartitionBatch) -> asyncio.Task[int]:
+    def _start(self, group: PartitionBatch) -> tuple[asyncio.Task[int], asyncio.Future[None]]:
         earlier = self._latest.get(group.partition)
-        # With one batch at a time none other is being written when this one starts: no id to track.
+        # With one batch at a time the one before has committed when this one starts: no id to track.
         ids = [e["id"] for e in group.events if e.get("id") is not None] if self._in_flight > 1 else []
         writing = {self._writers[i] for i in ids if i in self._writers}
-        share = asyncio.create_task(self._share(group, earlier, writing))
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        share = asyncio.create_task(self._share(group, earlier, writing, lambda: _resolve(written)))
         self._latest[group.partition] = share
         self._writers.update(dict.fromkeys(ids, share))
         share.add_done_callback(lambda done: self._forget(done, group.partition, ids))
-        return share
+        share.add_done_callback(lambda _: _resolve(written))  # a share that failed: its error is the batch's
+        return share, written
 
-    async def _share(self, group: PartitionBatch, earlier: asyncio.Task[int] | None, writing: set[Any]) -> int:
+    async def _share(
+        self,
+        group: PartitionBatch,
+        earlier: asyncio.Task[int] | None,
+        writing: set[Any],
+        on_written: Callable[[], None],
+    ) -> int:
         if writing:
             await asyncio.wait(writing)
         if earlier is None or earlier.done():
-            return await persist_group(self._pool, group)
+            return await persist_group(self._pool, group, on_written=on_written)
         async with self._waiting_turn:
-            return await persist_group(self._pool, group, earlier)
+            return await persist_group(self._pool, group, earlier, on_written)
 
     def _forget(self, share: asyncio.Task[int], partition: int, ids: list[Any]) -> None:
         if self._latest.get(partition) is share:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,24 +35,37 @@ class FakeEvent:
 
 
 class FakeStorage:
-    """Stands in for ``persist_group``: each share waits until the test lets it finish."""
+    """Stands in for ``persist_group``: each share commits, then relays, when the test lets it."""
 
     def __init__(self) -> None:
         self.started: list[tuple[int, int]] = []  # (partition, end offset) in the order shares began writing
         self.earlier: dict[tuple[int, int], asyncio.Task[Any] | None] = {}
         self.release: dict[tuple[int, int], asyncio.Event] = {}
+        self.relayed: dict[tuple[int, int], asyncio.Event] = {}
 
-    async def persist_group(self, pool: Any, group: PartitionBatch, earlier: asyncio.Task[Any] | None = None) -> int:
+    async def persist_group(
+        self,
+        pool: Any,
+        group: PartitionBatch,
+        earlier: asyncio.Task[Any] | None = None,
+        on_written: Callable[[], None] = lambda: None,
+    ) -> int:
         key = (group.partition, group.end_offset)
         self.started.append(key)
         self.earlier[key] = earlier
         await self.release.setdefault(key, asyncio.Event()).wait()
         if earlier is not None:
             await asyncio.wait({earlier})
+        on_written()
+        await self.relayed.setdefault(key, asyncio.Event()).wait()
         return len(group.events)
 
-    def finish(self, partition: int, end_offset: int) -> None:
+    def commit(self, partition: int, end_offset: int) -> None:
         self.release.setdefault((partition, end_offset), asyncio.Event()).set()
+
+    def finish(self, partition: int, end_offset: int) -> None:
+        self.commit(partition, end_offset)
+        self.relayed.setdefault((partition, end_offset), asyncio.Event()).set()
 
 
 @pytest.fixture
@@ -73,6 +86,12 @@ async def until(condition: Any) -> None:
             return
         await asyncio.sleep(0)
     raise AssertionError("condition never held")
+
+
+async def idle() -> None:
+    """Let every task that can step run until none can (for asserting that something did *not* happen)."""
+    for _ in range(100):
+        await asyncio.sleep(0)
 
 
 async def test_the_next_batch_writes_while_the_one_before_is_in_flight(storage: FakeStorage) -> None:
@@ -122,18 +141,49 @@ async def test_an_event_id_still_being_written_holds_back_its_next_writer(storag
     await pipeline.drain()
 
 
+async def test_with_one_in_flight_the_next_batch_is_taken_while_the_one_before_relays(storage: FakeStorage) -> None:
+    """The count delta's broker round trip is not part of the batch cycle; the acknowledgement still waits for it."""
+    pipeline = Pipeline(None, in_flight=1, pool_size=4)
+    first = [FakeEvent()]
+    taking = asyncio.create_task(pipeline.submit(first, [share(0, 1, "a")]))  # type: ignore[arg-type]
+    await until(lambda: storage.started == [(0, 1)])
+    assert not taking.done(), "one in flight: the next batch waits for this one's commit"
+    storage.commit(0, 1)
+    await taking
+    assert first[0].acks == 0, "not acknowledged before its delta is relayed"
+    second = asyncio.create_task(pipeline.submit([FakeEvent()], [share(0, 2, "b")]))  # type: ignore[arg-type]
+    await until(lambda: storage.started == [(0, 1), (0, 2)])
+    assert storage.earlier[(0, 2)] is not None, "its delta is recorded after the one before is relayed"
+    storage.commit(0, 2)
+    await idle()
+    assert not second.done(), "two held: the next is taken once the first is stored"
+    storage.finish(0, 1)
+    await until(lambda: first[0].acks == 1)
+    await until(second.done)
+    storage.finish(0, 2)
+    await pipeline.drain()
+
+
 async def test_at_most_in_flight_batches_are_held(storage: FakeStorage) -> None:
-    """Each taken batch is held parsed until it is stored: the next is taken only when fewer are."""
+    """Each taken batch is held parsed until it is stored: the next is taken only when at most ``in_flight`` are,
+    and fewer are being written."""
     pipeline = Pipeline(None, in_flight=2, pool_size=4)
     await pipeline.submit([FakeEvent()], [share(0, 1, "a")])  # type: ignore[arg-type]
     second = asyncio.create_task(pipeline.submit([FakeEvent()], [share(1, 1, "b")]))  # type: ignore[arg-type]
     await until(lambda: len(storage.started) == 2)
-    assert not second.done()
-    storage.finish(1, 1)
-    await until(lambda: storage.release[(1, 1)].is_set())
-    assert not second.done(), "the oldest is still being written"
-    storage.finish(0, 1)
+    await idle()
+    assert not second.done(), "two being written"
+    storage.commit(0, 1)
+    storage.commit(1, 1)
     await second
+    third = asyncio.create_task(pipeline.submit([FakeEvent()], [share(2, 1, "c")]))  # type: ignore[arg-type]
+    await until(lambda: len(storage.started) == 3)
+    await idle()
+    assert not third.done(), "three held: the oldest is still relaying"
+    storage.finish(0, 1)
+    await third
+    for partition in (1, 2):
+        storage.finish(partition, 1)
     await pipeline.drain()
 
 
@@ -151,7 +201,7 @@ async def test_one_connection_writes_one_batch_at_a_time(storage: FakeStorage) -
 
 
 async def test_a_failed_batch_fails_the_next_submit(storage: FakeStorage, monkeypatch: pytest.MonkeyPatch) -> None:
-    async def broken(pool: Any, group: PartitionBatch, earlier: asyncio.Task[Any] | None = None) -> int:
+    async def broken(pool: Any, group: PartitionBatch, earlier: Any = None, on_written: Any = None) -> int:
         raise RuntimeError("a bug, not an outage")
 
     monkeypatch.setattr(persist, "persist_group", broken)
