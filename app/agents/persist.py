@@ -311,8 +311,8 @@ class Pipeline:
         self._writers: dict[Any, asyncio.Task[int]] = {}  # event id -> the share storing it
 
     async def submit(self, events: Sequence[EventT[bytes]], groups: list[PartitionBatch]) -> None:
-        """Start writing ``groups``, then wait until fewer than ``in_flight`` batches are written (raising an
-        error of one).
+        """Start writing ``groups``, then wait until fewer than ``in_flight`` batches are being written (raising
+        an error of one).
 
         Waiting after starting, not before, bounds what is held: when the
         next batch is taken, at most ``in_flight`` are, none but the last
