@@ -89,7 +89,8 @@ async def until(condition: Any) -> None:
 
 
 async def idle() -> None:
-    """Let every task that can step run until none can (for asserting that something did *not* happen)."""
+    """Let the event loop turn a hundred times, so every ready task steps (to assert that something did *not*
+    happen)."""
     for _ in range(100):
         await asyncio.sleep(0)
 
