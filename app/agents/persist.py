@@ -12,11 +12,10 @@ skipped.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -28,9 +27,10 @@ from faust.exceptions import ProducerSendError
 from faust.types import EventT, StreamT
 
 from app import tracing
+from app.agents.batches import PartitionBatch, group_by_partition, rejected_letters, traceparents_of
+from app.agents.pipeline import Pipeline
 from app.app import app, database, settings
-from app.deadletters import DeadLetter, Reason
-from app.envelopes import unpack
+from app.deadletters import DeadLetter
 from app.errors import StorageUnavailable
 from app.metrics import (
     CONSUMER_LAG,
@@ -48,70 +48,6 @@ from app.topics import COUNTS, DLQ, EVENTS
 log = logging.getLogger(__name__)
 
 events_topic = app.topic(EVENTS, key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw")
-
-
-@dataclass(slots=True)
-class PartitionBatch:
-    """One partition's share of a taken batch."""
-
-    partition: int
-    end_offset: int = -1
-    events: list[dict[str, Any]] = field(default_factory=list)
-    offsets: list[int] = field(default_factory=list)
-    dead: list[DeadLetter] = field(default_factory=list)
-    traceparents: list[str] = field(default_factory=list)
-
-
-def traceparents_of(headers: Any) -> list[str]:
-    """The ``traceparent`` headers of a record (Faust gives a list of pairs or a mapping)."""
-    pairs = headers.items() if isinstance(headers, dict) else (headers or ())
-    return [value.decode() if isinstance(value, bytes) else str(value) for key, value in pairs if key == "traceparent"]
-
-
-def group_by_partition(items: Sequence[tuple[int, int, bytes | None]]) -> list[PartitionBatch]:
-    """Split ``(partition, offset, envelope)`` items into per-partition batches.
-
-    An envelope that is not one (written to the topic by something else) is
-    dead-lettered instead of failing the batch. An id already taken by another
-    partition's share of this batch is left out: the shares are written
-    concurrently, so neither transaction would see the other's copy, and a
-    resent event without a timestamp (stamped at each receipt) would be stored
-    twice. Within one share ``DISTINCT ON`` keeps one; across batches the
-    earlier batch has committed and the id lookup finds it.
-    """
-    groups: dict[int, PartitionBatch] = {}
-    owner: dict[Any, int] = {}  # event id -> the partition whose share keeps it
-    for partition, offset, value in items:
-        group = groups.setdefault(partition, PartitionBatch(partition))
-        group.end_offset = max(group.end_offset, offset)
-        try:
-            events = unpack(value or b"")
-        except ValueError as exc:
-            group.dead.append(DeadLetter(value or b"", None, Reason.NOT_JSON, str(exc), EVENTS, partition, offset))
-            continue
-        for event in events:
-            event_id = event.get("id")
-            if event_id is None or owner.setdefault(event_id, partition) == partition:
-                group.events.append(event)
-                group.offsets.append(offset)
-    return list(groups.values())
-
-
-def rejected_letters(group: PartitionBatch, rejected: list[tuple[dict[str, Any], str]]) -> list[DeadLetter]:
-    """Dead letters for the rows PostgreSQL refused, each with its envelope's offset."""
-    index = {id(event): i for i, event in enumerate(group.events)}
-    return [
-        DeadLetter(
-            orjson.dumps(event),
-            None,
-            Reason.REJECTED_BY_DATABASE,
-            reason,
-            EVENTS,
-            group.partition,
-            group.offsets[index[id(event)]] if id(event) in index else group.end_offset,
-        )
-        for event, reason in rejected
-    ]
 
 
 async def retry_storage(operation: Any) -> Any:
@@ -184,10 +120,7 @@ async def relay_deltas(partition: int, pending: postgres.Pending) -> None:
 
 
 async def persist_group(
-    pool: aiopg.Pool,
-    group: PartitionBatch,
-    earlier: asyncio.Task[Any] | None = None,
-    on_written: Callable[[], None] = lambda: None,
+    pool: aiopg.Pool, group: PartitionBatch, earlier: asyncio.Task[Any] | None, on_written: Callable[[], None]
 ) -> int:
     """Write one partition's batch after ``earlier`` (its previous batch); returns the number of rows inserted.
 
@@ -269,128 +202,13 @@ async def record_lag() -> None:
             CONSUMER_LAG.labels("persist", tp.topic, str(tp.partition)).set(max(lag, 0))
 
 
-@dataclass(slots=True)
-class _Taken:
-    """A taken batch: *written* once its transactions committed, *stored* once its deltas are relayed and its
-    events acknowledged."""
-
-    written: asyncio.Future[Any]
-    stored: asyncio.Task[None]
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-class Pipeline:
-    """Taken batches written, up to ``in_flight`` at once, each acknowledged once it is stored.
-
-    With one, a batch is written before the next is taken, and the next
-    is taken while the one before relays its count deltas (a broker round
-    trip). With more, a batch's rows go in while the one before it
-    commits, so an event waits less for the batch in progress, at the cost
-    of holding more batches in memory. Each partition's shares still
-    record, commit and relay their count deltas in offset order (``fold``
-    drops a delta at or below the partition's high-water mark), and a
-    share holding an event id that an earlier share is still storing
-    starts only after it (a resend stamped twice would otherwise be stored
-    twice, and two transactions waiting on each other's row would wait
-    forever).
-
-    A share that waits for its turn holds a connection; at most
-    ``pool_size - 1`` do, so an earlier share always finds one.
-    """
-
-    def __init__(self, pool: aiopg.Pool, *, in_flight: int, pool_size: int) -> None:
-        self._pool = pool
-        self._in_flight = in_flight if pool_size > 1 else 1
-        self._waiting_turn = asyncio.Semaphore(max(pool_size - 1, 1))
-        self._batches: deque[_Taken] = deque()
-        self._latest: dict[int, asyncio.Task[int]] = {}  # partition -> its latest share
-        self._writers: dict[Any, asyncio.Task[int]] = {}  # event id -> the share storing it
-
-    async def submit(self, events: Sequence[EventT[bytes]], groups: list[PartitionBatch]) -> None:
-        """Start writing ``groups``, then wait until fewer than ``in_flight`` batches are being written (raising
-        an error of one).
-
-        Waiting after starting, not before, bounds what is held: when the
-        next batch is taken, at most ``in_flight`` are, none but the last
-        still being written.
-        """
-        for event in events:
-            event.message.incref()  # take_events' own ack only drops this reference: ours follows the commit
-        shares = [self._start(g) for g in groups]
-        written = asyncio.gather(*(w for _, w in shares))
-        self._batches.append(_Taken(written, asyncio.create_task(self._store(events, [s for s, _ in shares]))))
-        while self._batches:
-            if self._batches[0].stored.done() or len(self._batches) > self._in_flight:
-                await self._batches.popleft().stored
-            elif unwritten := [b.written for b in self._batches if not b.written.done()]:
-                if len(unwritten) < self._in_flight:
-                    return
-                await asyncio.wait(unwritten, return_when=asyncio.FIRST_COMPLETED)
-            else:
-                return
-
-    async def drain(self) -> None:
-        """Wait until every batch in flight is stored (raising the first error)."""
-        while self._batches:
-            await self._batches.popleft().stored
-
-    async def close(self) -> None:
-        """Stop what is in flight: unacknowledged, it is read again (and skipped where stored)."""
-        for batch in self._batches:
-            batch.stored.cancel()
-        await asyncio.gather(*(b.stored for b in self._batches), return_exceptions=True)
-        self._batches.clear()
-
-    def _start(self, group: PartitionBatch) -> tuple[asyncio.Task[int], asyncio.Future[None]]:
-        earlier = self._latest.get(group.partition)
-        # With one batch at a time the one before has committed when this one starts: no id to track.
-        ids = [e["id"] for e in group.events if e.get("id") is not None] if self._in_flight > 1 else []
-        writing = {self._writers[i] for i in ids if i in self._writers}
-        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        share = asyncio.create_task(self._share(group, earlier, writing, lambda: _resolve(written)))
-        self._latest[group.partition] = share
-        self._writers.update(dict.fromkeys(ids, share))
-        share.add_done_callback(lambda done: self._forget(done, group.partition, ids))
-        share.add_done_callback(lambda _: _resolve(written))  # a share that failed: its error is the batch's
-        return share, written
-
-    async def _share(
-        self,
-        group: PartitionBatch,
-        earlier: asyncio.Task[int] | None,
-        writing: set[Any],
-        on_written: Callable[[], None],
-    ) -> int:
-        if writing:
-            await asyncio.wait(writing)
-        if earlier is None or earlier.done():
-            return await persist_group(self._pool, group, on_written=on_written)
-        async with self._waiting_turn:
-            return await persist_group(self._pool, group, earlier, on_written)
-
-    def _forget(self, share: asyncio.Task[int], partition: int, ids: list[Any]) -> None:
-        if self._latest.get(partition) is share:
-            del self._latest[partition]
-        for i in ids:
-            if self._writers.get(i) is share:
-                del self._writers[i]
-
-    async def _store(self, events: Sequence[EventT[bytes]], shares: list[asyncio.Task[int]]) -> None:
-        await asyncio.gather(*shares)
-        for event in events:
-            if event.ack():  # the last reference: the offset may be committed
-                app.sensors.on_message_out(event.message.tp, event.message.offset, event.message)
-
-
 @app.agent(events_topic, name="persist")
 async def persist(stream: StreamT[bytes]) -> None:
     """Write envelopes to PostgreSQL in batches, each acknowledged once it is stored."""
     pool = await database.wait_ready()
-    pipeline = Pipeline(pool, in_flight=settings.persist_in_flight, pool_size=settings.pg_pool_size)
+    pipeline = Pipeline(
+        functools.partial(persist_group, pool), in_flight=settings.persist_in_flight, pool_size=settings.pg_pool_size
+    )
     batch: Sequence[EventT[bytes]]
     try:
         async for batch in cast(Stream[bytes], stream).take_events(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from app.agents.persist import group_by_partition, rejected_letters
+from app.agents.batches import group_by_partition, rejected_letters
 from app.deadletters import Reason
 
 

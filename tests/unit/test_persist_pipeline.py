@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from app.agents import persist
-from app.agents.persist import PartitionBatch, Pipeline
+from app.agents.batches import PartitionBatch
+from app.agents.pipeline import Pipeline
 
 
 @dataclass
@@ -35,7 +35,7 @@ class FakeEvent:
 
 
 class FakeStorage:
-    """Stands in for ``persist_group``: each share commits, then relays, when the test lets it."""
+    """Stands in for the persist agent's writer: each share commits, then relays, when the test lets it."""
 
     def __init__(self) -> None:
         self.started: list[tuple[int, int]] = []  # (partition, end offset) in the order shares began writing
@@ -43,12 +43,8 @@ class FakeStorage:
         self.release: dict[tuple[int, int], asyncio.Event] = {}
         self.relayed: dict[tuple[int, int], asyncio.Event] = {}
 
-    async def persist_group(
-        self,
-        pool: Any,
-        group: PartitionBatch,
-        earlier: asyncio.Task[Any] | None = None,
-        on_written: Callable[[], None] = lambda: None,
+    async def write(
+        self, group: PartitionBatch, earlier: asyncio.Task[Any] | None, on_written: Callable[[], None]
     ) -> int:
         key = (group.partition, group.end_offset)
         self.started.append(key)
@@ -69,10 +65,8 @@ class FakeStorage:
 
 
 @pytest.fixture
-def storage(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeStorage]:
-    fake = FakeStorage()
-    monkeypatch.setattr(persist, "persist_group", fake.persist_group)
-    yield fake
+def storage() -> FakeStorage:
+    return FakeStorage()
 
 
 def share(partition: int, end_offset: int, *ids: str) -> PartitionBatch:
@@ -96,7 +90,7 @@ async def idle() -> None:
 
 
 async def test_the_next_batch_writes_while_the_one_before_is_in_flight(storage: FakeStorage) -> None:
-    pipeline = Pipeline(None, in_flight=2, pool_size=4)
+    pipeline = Pipeline(storage.write, in_flight=2, pool_size=4)
     await pipeline.submit([FakeEvent()], [share(0, 1, "a")])  # type: ignore[arg-type]
     second = asyncio.create_task(pipeline.submit([FakeEvent()], [share(0, 2, "b")]))  # type: ignore[arg-type]
     await until(lambda: storage.started == [(0, 1), (0, 2)])
@@ -112,7 +106,7 @@ async def test_the_next_batch_writes_while_the_one_before_is_in_flight(storage: 
 
 
 async def test_events_are_acknowledged_only_once_their_batch_is_stored(storage: FakeStorage) -> None:
-    pipeline = Pipeline(None, in_flight=2, pool_size=4)
+    pipeline = Pipeline(storage.write, in_flight=2, pool_size=4)
     events = [FakeEvent(), FakeEvent()]
     await pipeline.submit(events, [share(0, 1, "a"), share(1, 1, "b")])  # type: ignore[arg-type]
     for event in events:
@@ -127,7 +121,7 @@ async def test_events_are_acknowledged_only_once_their_batch_is_stored(storage: 
 
 async def test_an_event_id_still_being_written_holds_back_its_next_writer(storage: FakeStorage) -> None:
     """A resend stamped anew lands in another partition's share: it waits for the first copy's commit."""
-    pipeline = Pipeline(None, in_flight=2, pool_size=4)
+    pipeline = Pipeline(storage.write, in_flight=2, pool_size=4)
     await pipeline.submit([FakeEvent()], [share(0, 1, "same", "a")])  # type: ignore[arg-type]
     second = asyncio.create_task(
         pipeline.submit([FakeEvent()], [share(1, 7, "same"), share(2, 3, "c")])  # type: ignore[arg-type]
@@ -144,7 +138,7 @@ async def test_an_event_id_still_being_written_holds_back_its_next_writer(storag
 
 async def test_with_one_in_flight_the_next_batch_is_taken_while_the_one_before_relays(storage: FakeStorage) -> None:
     """The count delta's broker round trip is not part of the batch cycle; the acknowledgement still waits for it."""
-    pipeline = Pipeline(None, in_flight=1, pool_size=4)
+    pipeline = Pipeline(storage.write, in_flight=1, pool_size=4)
     first = [FakeEvent()]
     taking = asyncio.create_task(pipeline.submit(first, [share(0, 1, "a")]))  # type: ignore[arg-type]
     await until(lambda: storage.started == [(0, 1)])
@@ -168,7 +162,7 @@ async def test_with_one_in_flight_the_next_batch_is_taken_while_the_one_before_r
 async def test_at_most_in_flight_batches_are_held(storage: FakeStorage) -> None:
     """Each taken batch is held parsed until it is stored: the next is taken only when at most ``in_flight`` are,
     and fewer are being written."""
-    pipeline = Pipeline(None, in_flight=2, pool_size=4)
+    pipeline = Pipeline(storage.write, in_flight=2, pool_size=4)
     await pipeline.submit([FakeEvent()], [share(0, 1, "a")])  # type: ignore[arg-type]
     second = asyncio.create_task(pipeline.submit([FakeEvent()], [share(1, 1, "b")]))  # type: ignore[arg-type]
     await until(lambda: len(storage.started) == 2)
@@ -190,7 +184,7 @@ async def test_at_most_in_flight_batches_are_held(storage: FakeStorage) -> None:
 
 async def test_one_connection_writes_one_batch_at_a_time(storage: FakeStorage) -> None:
     """A share waiting for its turn holds a connection: with only one, each batch is stored before the next."""
-    pipeline = Pipeline(None, in_flight=2, pool_size=1)
+    pipeline = Pipeline(storage.write, in_flight=2, pool_size=1)
     first = asyncio.create_task(pipeline.submit([FakeEvent()], [share(0, 1, "a")]))  # type: ignore[arg-type]
     await until(lambda: storage.started == [(0, 1)])
     assert not first.done()
@@ -201,12 +195,11 @@ async def test_one_connection_writes_one_batch_at_a_time(storage: FakeStorage) -
     assert storage.started == [(0, 1), (0, 2)] and storage.earlier[(0, 2)] is None
 
 
-async def test_a_failed_batch_fails_the_next_submit(storage: FakeStorage, monkeypatch: pytest.MonkeyPatch) -> None:
-    async def broken(pool: Any, group: PartitionBatch, earlier: Any = None, on_written: Any = None) -> int:
+async def test_a_failed_batch_fails_the_next_submit() -> None:
+    async def broken(group: PartitionBatch, earlier: Any, on_written: Any) -> int:
         raise RuntimeError("a bug, not an outage")
 
-    monkeypatch.setattr(persist, "persist_group", broken)
-    pipeline = Pipeline(None, in_flight=2, pool_size=4)
+    pipeline = Pipeline(broken, in_flight=2, pool_size=4)
     event = FakeEvent()
     await pipeline.submit([event], [share(0, 1, "a")])  # type: ignore[arg-type]
     with pytest.raises(RuntimeError, match="a bug"):  # at the latest when the pipeline is full again
