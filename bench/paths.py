@@ -41,12 +41,16 @@ ROWS_POLL_S = 0.05  # the shortest wait between two counts: how late wait_rows m
 ROWS_POLL_MAX_S = 0.5
 
 
+def _count_rows(cur: Any) -> int:
+    cur.execute("SELECT count(*) FROM logs")
+    return int(cur.fetchone()[0])
+
+
 def row_count(database_url: str) -> int:
     with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM logs")
-        (n,) = cur.fetchone()
+        n = _count_rows(cur)
     conn.close()
-    return int(n)
+    return n
 
 
 async def wait_rows(database_url: str, target: int, limit_s: float) -> float:
@@ -65,12 +69,7 @@ async def wait_rows(database_url: str, target: int, limit_s: float) -> float:
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute("SET max_parallel_workers_per_gather = 0")
-
-            def count() -> int:
-                cur.execute("SELECT count(*) FROM logs")
-                return int(cur.fetchone()[0])
-
-            first = rows = count()
+            first = rows = _count_rows(cur)
             while rows < target:
                 elapsed = time.perf_counter() - started
                 if elapsed > limit_s:
@@ -78,7 +77,7 @@ async def wait_rows(database_url: str, target: int, limit_s: float) -> float:
                 rate = (rows - first) / elapsed
                 due_s = (target - rows) / rate if rate > 0 else 0.0
                 await asyncio.sleep(min(max(due_s / 2, ROWS_POLL_S), ROWS_POLL_MAX_S))
-                rows = count()
+                rows = _count_rows(cur)
     finally:
         conn.close()
     return time.perf_counter() - started
