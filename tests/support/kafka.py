@@ -68,6 +68,11 @@ async def read_all(bootstrap: str, topic: str, *, expect: int, timeout: float = 
 
 async def group_lag(bootstrap: str, group: str, topics: Sequence[str]) -> int:
     """Records of ``topics`` not yet committed by ``group`` (all, if it committed nothing)."""
+    return sum((await partition_lags(bootstrap, group, topics)).values())
+
+
+async def partition_lags(bootstrap: str, group: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
+    """Records of each partition of ``topics`` not yet committed by ``group``, for those with any."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
     await admin.start()
@@ -80,12 +85,13 @@ async def group_lag(bootstrap: str, group: str, topics: Sequence[str]) -> int:
         ]
         ends = await consumer.end_offsets(partitions)
         committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
-        lag = 0
+        lags = {}
         for tp in partitions:
             meta = committed.get(tp)
             done = meta.offset if meta is not None and meta.offset >= 0 else 0
-            lag += max(ends[tp] - done, 0)
-        return lag
+            if ends[tp] > done:
+                lags[tp] = ends[tp] - done
+        return lags
     finally:
         await consumer.stop()
         await admin.close()
@@ -115,10 +121,15 @@ async def wait_for(
 async def wait_drained(bootstrap: str, app_id: str, *, timeout: float = 90) -> float:
     """Wait until every stage has committed everything: logs.raw, logs.events, logs.counts."""
 
-    async def drained() -> bool:
-        return (
-            await group_lag(bootstrap, f"{app_id}-validate", ["logs.raw"]) == 0
-            and await group_lag(bootstrap, app_id, ["logs.events", "logs.counts"]) == 0
-        )
+    behind: list[str] = []
 
-    return await wait_for(drained, timeout=timeout, what="the pipeline to drain (consumer lag 0)")
+    async def drained() -> bool:
+        lags = await partition_lags(bootstrap, f"{app_id}-validate", ["logs.raw"])
+        lags |= await partition_lags(bootstrap, app_id, ["logs.events", "logs.counts"])
+        behind[:] = [f"{tp.topic}[{tp.partition}] {lag}" for tp, lag in sorted(lags.items())]
+        return not lags
+
+    try:
+        return await wait_for(drained, timeout=timeout, what="the pipeline to drain (consumer lag 0)")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; still uncommitted: {', '.join(behind)}") from None
