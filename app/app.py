@@ -12,12 +12,14 @@ from typing import Any, cast
 
 import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from faust.types.transports import TransportT
 from prometheus_client import REGISTRY
 
 from app import runtime, tracing
 from app.auth import KeyConfigError
 from app.backpressure import LagGate
 from app.logs import logging_config
+from app.offsets import forgetting_refused_commits
 from app.publisher import EnvelopePublisher
 from app.settings import get_settings
 from app.storage import partitions
@@ -36,7 +38,8 @@ settings = get_settings()
 
 
 class LogpipeApp(faust.App):
-    """A Faust app that creates its topics before anything consumes them."""
+    """A Faust app that creates its topics before anything consumes them, and whose consumers forget the
+    offsets of a refused commit (see app.offsets)."""
 
     async def on_first_start(self) -> None:
         await super().on_first_start()
@@ -64,6 +67,9 @@ class LogpipeApp(faust.App):
     async def on_started(self) -> None:
         await super().on_started()
         runtime.apply()
+
+    def _new_transport(self) -> TransportT:
+        return forgetting_refused_commits(super()._new_transport())
 
 
 async def _declare_topics(attempts: int = 15) -> None:

@@ -1,0 +1,48 @@
+"""A commit the broker refused leaves no committed offset behind.
+
+Faust records a commit's offsets as committed even when the broker refused
+the commit, which it does while the group rebalances. The refused commit
+can finish after the revocation cleared the partition's entry, and when
+the partition comes back to this worker without an offset on the broker,
+Faust's seek keeps the entry (it sets only the partitions the broker holds
+an offset for). The partition is then read again from the start, every
+acknowledgement below the recorded offset is dropped, and unless newer
+records arrive the group never commits the partition: its lag stays up for
+good, although every record was stored. (faust-streaming 0.15,
+``Consumer._commit_offsets`` and ``Consumer.perform_seek``.)
+
+Forgetting the offset instead is always safe: the next seek sets it from
+the broker, and until then every acknowledgement counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+from faust.types import TP
+from faust.types.transports import TransportT
+
+
+class RefusedCommitsForgotten:
+    """Consumer mixin: a partition whose commit was refused has no committed offset until the next seek."""
+
+    _committed_offset: MutableMapping[TP, int | None]
+
+    async def _commit_offsets(self, offsets: Mapping[TP, int], start_new_transaction: bool = True) -> bool:
+        # A mixin: the transport's own consumer class follows it and commits.
+        committed: bool = await super()._commit_offsets(  # type: ignore[misc]
+            offsets, start_new_transaction=start_new_transaction
+        )
+        if not committed:
+            for tp in offsets:
+                self._committed_offset.pop(tp, None)
+        return committed
+
+
+def forgetting_refused_commits(transport: TransportT) -> TransportT:
+    """``transport``, whose consumers forget the offsets of a refused commit."""
+    consumer: Any = transport.Consumer
+    if not issubclass(consumer, RefusedCommitsForgotten):
+        transport.Consumer = type(consumer.__name__, (RefusedCommitsForgotten, consumer), {})  # type: ignore[misc]
+    return transport
