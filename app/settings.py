@@ -129,10 +129,12 @@ class Settings(BaseSettings):
     cache_stats_ttl: float = Field(1.0, ge=0, description="CACHE_STATS_TTL seconds for stats answers; 0 = off.")
 
     # -- retention -------------------------------------------------------------------
-    retention_days: int = Field(7, ge=1, description="RETENTION_DAYS: daily partitions older than this are dropped.")
+    retention_days: int = Field(
+        7, ge=1, description="RETENTION_DAYS: daily partitions and dead letters older than this are dropped."
+    )
     partition_days_ahead: int = Field(3, ge=1, description="PARTITION_DAYS_AHEAD created in advance.")
     partition_interval: float = Field(
-        3600.0, gt=0, description="PARTITION_INTERVAL seconds between partition maintenance runs."
+        3600.0, gt=0, description="PARTITION_INTERVAL seconds between retention passes (partitions, dead letters)."
     )
 
     # -- live tail ---------------------------------------------------------------------

@@ -1,33 +1,42 @@
-"""Partition maintenance: daily partitions ahead, expired ones dropped (RETENTION_DAYS)."""
+"""Retention: daily partitions ahead, expired ones dropped, expired dead letters deleted (RETENTION_DAYS)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime, timedelta
+
+import aiopg
 
 from app.app import app, database, settings
 from app.errors import StorageUnavailable
-from app.storage import partitions
+from app.storage import deadletters, partitions
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 60.0
 
 
+async def enforce(pool: aiopg.Pool, *, now: datetime | None = None) -> None:
+    """One pass: the partitions of ``logs``, then the dead letters older than the window."""
+    await partitions.maintain(pool, days_ahead=settings.partition_days_ahead, retention_days=settings.retention_days)
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=settings.retention_days)
+    if pruned := await deadletters.prune(pool, failed_before=cutoff):
+        log.info("deleted %d dead letters that failed before %s", pruned, cutoff.isoformat(timespec="seconds"))
+
+
 @app.task  # type: ignore[untyped-decorator]  # Faust's task decorator is untyped
-async def maintain_partitions() -> None:
+async def apply_retention() -> None:
     """At start (once the schema is there) and then every PARTITION_INTERVAL seconds, on every worker;
-    an advisory lock keeps two from working at once."""
+    an advisory lock keeps two from working on the partitions at once."""
     pool = await database.wait_ready()
     while True:
         try:
-            await partitions.maintain(
-                pool, days_ahead=settings.partition_days_ahead, retention_days=settings.retention_days
-            )
+            await enforce(pool)
         except StorageUnavailable as exc:
-            log.warning("partition maintenance postponed: %s", exc)
+            log.warning("retention postponed: %s", exc)
         except Exception:
             # Never take the worker down: rows still land (in logs_default at worst); try again soon.
-            log.exception("partition maintenance failed; retrying in %.0fs", RETRY_SECONDS)
+            log.exception("retention failed; retrying in %.0fs", RETRY_SECONDS)
             await asyncio.sleep(RETRY_SECONDS)
             continue
         await asyncio.sleep(settings.partition_interval)

@@ -122,3 +122,28 @@ async def mark_replayed(pool: aiopg.Pool, refs: list[tuple[int, int]]) -> None:
             [[p for p, _ in refs], [o for _, o in refs]],
             fetch=False,
         )
+
+
+PRUNE_BATCH: Final = 10_000
+_PRUNE: Final = """
+WITH gone AS (
+    DELETE FROM dead_letters WHERE (dlq_partition, dlq_offset) IN (
+        SELECT dlq_partition, dlq_offset FROM dead_letters WHERE failed_at < %s LIMIT %s
+    ) RETURNING 1
+)
+SELECT count(*) FROM gone
+"""
+
+
+async def prune(pool: aiopg.Pool, *, failed_before: datetime, batch: int = PRUNE_BATCH) -> int:
+    """Delete the dead letters that failed before ``failed_before``; returns how many.
+
+    A batch per statement, so a backlog of millions never holds its locks,
+    or grows the write-ahead log, in one transaction.
+    """
+    pruned = 0
+    while True:
+        rows = await _run(pool, _PRUNE, [failed_before, batch])
+        pruned += int(rows[0][0])
+        if rows[0][0] < batch:
+            return pruned

@@ -1,4 +1,4 @@
-"""Retention drops whole daily partitions; the migration to partitions keeps every row."""
+"""Retention drops whole daily partitions and old dead letters; the migration to partitions keeps every row."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ import aiopg
 import psycopg2
 import pytest
 
+from app.agents.retention import enforce
+from app.app import settings
+from app.storage import deadletters
 from app.storage.migrate import SCHEMAS_DIR, migrate
 from app.storage.partitions import GIN_PENDING_LIST_KB, maintain
 
@@ -68,6 +71,44 @@ async def test_old_partitions_are_dropped_and_the_rest_kept(database_url: str) -
     assert run(database_url, "SELECT count(*) FROM logs") == [(200,)], "days 1 and 3 are kept"
     assert f"logs_{today + timedelta(days=2):%Y%m%d}" in partitions(database_url), "partitions created ahead"
     print(f"\ndropped {sorted(old)}; kept {len(partitions(database_url))} partitions")
+
+
+def insert_dead_letters(database_url: str, partition: int, days_ago: float, count: int) -> None:
+    run(
+        database_url,
+        """INSERT INTO dead_letters (dlq_partition, dlq_offset, reason, failed_at, value)
+           SELECT %s, i, 'invalid_field', now() - %s * interval '1 day', 'x' FROM generate_series(1, %s) AS i""",
+        partition,
+        days_ago,
+        count,
+    )
+
+
+def dead_letter_ages(database_url: str) -> list[tuple[object, ...]]:
+    return run(database_url, "SELECT dlq_partition, count(*) FROM dead_letters GROUP BY 1 ORDER BY 1")
+
+
+async def test_dead_letters_older_than_the_window_are_deleted_in_batches(database_url: str) -> None:
+    await migrate(database_url)
+    insert_dead_letters(database_url, partition=0, days_ago=30, count=7)
+    insert_dead_letters(database_url, partition=1, days_ago=1, count=5)
+    async with aiopg.create_pool(database_url, minsize=1, maxsize=1) as pool:
+        cutoff = datetime.now(UTC) - timedelta(days=7)
+        assert await deadletters.prune(pool, failed_before=cutoff, batch=3) == 7
+        assert await deadletters.prune(pool, failed_before=cutoff, batch=3) == 0
+    assert dead_letter_ages(database_url) == [(1, 5)]
+
+
+async def test_a_retention_pass_keeps_partitions_and_dead_letters_to_the_window(database_url: str) -> None:
+    await migrate(database_url)
+    window = settings.retention_days
+    insert_dead_letters(database_url, partition=0, days_ago=window + 0.5, count=4)
+    insert_dead_letters(database_url, partition=1, days_ago=window - 0.5, count=6)
+    async with aiopg.create_pool(database_url, minsize=1, maxsize=1) as pool:
+        await enforce(pool)
+    assert dead_letter_ages(database_url) == [(1, 6)]
+    ahead = datetime.now(UTC).date() + timedelta(days=settings.partition_days_ahead)
+    assert f"logs_{ahead:%Y%m%d}" in partitions(database_url), "the partitions were maintained in the same pass"
 
 
 async def test_migration_from_an_unpartitioned_table_keeps_every_row(database_url: str, tmp_path: Path) -> None:
