@@ -106,8 +106,7 @@ class Pipeline:
         share = asyncio.create_task(self._share(group, earlier, writing, lambda: _resolve(written)))
         self._latest[group.partition] = share
         self._writers.update(dict.fromkeys(ids, share))
-        share.add_done_callback(lambda done: self._forget(done, group.partition, ids))
-        share.add_done_callback(lambda _: _resolve(written))  # a share that failed: its error is the batch's
+        share.add_done_callback(lambda done: self._finished(done, group.partition, ids, written))
         return share, written
 
     async def _share(
@@ -124,7 +123,10 @@ class Pipeline:
         async with self._waiting_turn:
             return await self._write(group, earlier, on_written)
 
-    def _forget(self, share: asyncio.Task[int], partition: int, ids: list[Any]) -> None:
+    def _finished(
+        self, share: asyncio.Task[int], partition: int, ids: list[Any], written: asyncio.Future[None]
+    ) -> None:
+        _resolve(written)  # a share that failed before it committed: its error is the batch's
         if self._latest.get(partition) is share:
             del self._latest[partition]
         for i in ids:
