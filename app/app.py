@@ -16,7 +16,6 @@ from faust.types.transports import TransportT
 from prometheus_client import REGISTRY
 
 from app import runtime, tracing
-from app.auth import KeyConfigError
 from app.backpressure import LagGate
 from app.logs import logging_config
 from app.offsets import forgetting_refused_commits
@@ -49,11 +48,6 @@ class LogpipeApp(faust.App):
             log.warning(
                 "AUTH_ENABLED=false: the API is open to anyone who reaches port %d; for local development only",
                 settings.web_port,
-            )
-        elif not keyring:
-            raise KeyConfigError(
-                "AUTH_ENABLED is true but no API key is configured: set API_KEYS or API_KEYS_FILE "
-                "(`logpipe keys new` makes one), or AUTH_ENABLED=false for local development"
             )
         # The aiohttp driver's Application: metrics outermost, so they see the JSON error statuses.
         if not settings.rate_limits_enabled:

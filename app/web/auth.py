@@ -21,7 +21,7 @@ from typing import Any, cast
 from aiohttp import web as aioweb
 from faust import web
 
-from app.auth import ANONYMOUS, KeyRing, Principal, Role, presented_key
+from app.auth import ANONYMOUS, KeyConfigError, KeyRing, Principal, Role, presented_key
 from app.query import LogQuery
 from app.settings import Settings
 from app.web.errors import error_response
@@ -51,7 +51,7 @@ def required_role(method: str, template: str) -> Role | None:
 
 
 def load_keyring(settings: Settings) -> KeyRing | None:
-    """The configured keys, or ``None`` when auth is off."""
+    """The configured keys, or ``None`` when auth is off; auth on with no key is refused (nobody could get in)."""
     if not settings.auth_enabled:
         return None
     if settings.api_keys_file:
@@ -60,7 +60,13 @@ def load_keyring(settings: Settings) -> KeyRing | None:
         raw = settings.api_keys.get_secret_value().encode()
     else:
         raw = b"{}"
-    return KeyRing.from_json(raw)
+    keyring = KeyRing.from_json(raw)
+    if not keyring:
+        raise KeyConfigError(
+            "AUTH_ENABLED is true but no API key is configured: set API_KEYS or API_KEYS_FILE "
+            "(`logpipe keys new` makes one), or AUTH_ENABLED=false for local development"
+        )
+    return keyring
 
 
 def role_of(request: aioweb.Request) -> Role | None:

@@ -7,7 +7,8 @@ import pytest
 
 from app.auth import ANONYMOUS, KeyConfigError, KeyRing, hash_key, new_key, presented_key
 from app.query import LogQuery
-from app.web.auth import TenantMismatch, cache_scope, required_role, scope_query
+from app.settings import Settings
+from app.web.auth import TenantMismatch, cache_scope, load_keyring, required_role, scope_query
 
 ACME_KEY, GLOBEX_KEY, ADMIN_KEY = new_key(), new_key(), new_key()
 CONFIG = {
@@ -55,6 +56,15 @@ def test_new_keys_are_long_random_and_prefixed() -> None:
 def test_bad_configuration_says_which_entry_and_why(config: bytes, complaint: str) -> None:
     with pytest.raises(KeyConfigError, match=complaint):
         KeyRing.from_json(config)
+
+
+def test_auth_on_needs_a_key_and_auth_off_needs_none() -> None:
+    assert load_keyring(Settings(auth_enabled=False)) is None
+    ring = load_keyring(Settings(auth_enabled=True, api_keys=orjson.dumps(CONFIG).decode()))
+    assert ring is not None and len(ring) == 3
+    for empty in ({}, {"api_keys": "{}"}):
+        with pytest.raises(KeyConfigError, match="AUTH_ENABLED is true but no API key is configured"):
+            load_keyring(Settings(auth_enabled=True, **empty))
 
 
 def test_the_key_comes_from_x_api_key_or_a_bearer_token() -> None:
