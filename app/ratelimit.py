@@ -100,28 +100,24 @@ class LocalBuckets:
 TAKE_SCRIPT: Final = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
-local levels = {}
+local rates, bursts, costs, levels = {}, {}, {}, {}
 local ok = 1
 for i, key in ipairs(KEYS) do
-  local rate = tonumber(ARGV[3 * i - 2])
-  local burst = tonumber(ARGV[3 * i - 1])
-  local cost = tonumber(ARGV[3 * i])
+  rates[i] = tonumber(ARGV[3 * i - 2])
+  bursts[i] = tonumber(ARGV[3 * i - 1])
+  costs[i] = tonumber(ARGV[3 * i])
   local state = redis.call('HMGET', key, 'tokens', 'at')
-  local tokens = tonumber(state[1]) or burst
+  local tokens = tonumber(state[1]) or bursts[i]
   local at = tonumber(state[2]) or now
-  local level = math.min(burst, tokens + math.max(now - at, 0) * rate)
-  levels[i] = level
-  if level + 1e-9 < cost then ok = 0 end
+  levels[i] = math.min(bursts[i], tokens + math.max(now - at, 0) * rates[i])
+  if levels[i] + 1e-9 < costs[i] then ok = 0 end
 end
 local out = {tostring(ok)}
 for i, key in ipairs(KEYS) do
-  local rate = tonumber(ARGV[3 * i - 2])
-  local burst = tonumber(ARGV[3 * i - 1])
-  local cost = tonumber(ARGV[3 * i])
   local level = levels[i]
-  if ok == 1 then level = level - cost end
+  if ok == 1 then level = level - costs[i] end
   redis.call('HSET', key, 'tokens', tostring(level), 'at', tostring(now))
-  redis.call('PEXPIRE', key, math.ceil(burst / rate * 1000) + 1000)
+  redis.call('PEXPIRE', key, math.ceil(bursts[i] / rates[i] * 1000) + 1000)
   out[#out + 1] = tostring(levels[i])
 end
 return out
