@@ -16,10 +16,10 @@ log = logging.getLogger(__name__)
 RETRY_SECONDS = 60.0
 
 
-async def enforce(pool: aiopg.Pool, *, now: datetime | None = None) -> None:
+async def enforce(pool: aiopg.Pool) -> None:
     """One pass: the partitions of ``logs``, then the dead letters older than the window."""
     await partitions.maintain(pool, days_ahead=settings.partition_days_ahead, retention_days=settings.retention_days)
-    cutoff = (now or datetime.now(UTC)) - timedelta(days=settings.retention_days)
+    cutoff = datetime.now(UTC) - timedelta(days=settings.retention_days)
     if pruned := await deadletters.prune(pool, failed_before=cutoff):
         log.info("deleted %d dead letters that failed before %s", pruned, cutoff.isoformat(timespec="seconds"))
 

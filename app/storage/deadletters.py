@@ -138,12 +138,13 @@ SELECT count(*) FROM gone
 async def prune(pool: aiopg.Pool, *, failed_before: datetime, batch: int = PRUNE_BATCH) -> int:
     """Delete the dead letters that failed before ``failed_before``; returns how many.
 
-    A batch per statement, so a backlog of millions never holds its locks,
-    or grows the write-ahead log, in one transaction.
+    A batch per statement, so a backlog of millions is never one long
+    transaction holding its row locks.
     """
     pruned = 0
     while True:
         rows = await _run(pool, _PRUNE, [failed_before, batch])
-        pruned += int(rows[0][0])
-        if rows[0][0] < batch:
+        deleted = int(rows[0][0])
+        pruned += deleted
+        if deleted < batch:
             return pruned
