@@ -84,7 +84,7 @@ def insert_dead_letters(database_url: str, partition: int, days_ago: float, coun
     )
 
 
-def dead_letter_ages(database_url: str) -> list[tuple[object, ...]]:
+def dead_letters_by_partition(database_url: str) -> list[tuple[object, ...]]:
     return run(database_url, "SELECT dlq_partition, count(*) FROM dead_letters GROUP BY 1 ORDER BY 1")
 
 
@@ -96,7 +96,7 @@ async def test_dead_letters_older_than_the_window_are_deleted_in_batches(databas
         cutoff = datetime.now(UTC) - timedelta(days=7)
         assert await deadletters.prune(pool, failed_before=cutoff, batch=3) == 7
         assert await deadletters.prune(pool, failed_before=cutoff, batch=3) == 0
-    assert dead_letter_ages(database_url) == [(1, 5)]
+    assert dead_letters_by_partition(database_url) == [(1, 5)]
 
 
 async def test_a_retention_pass_keeps_partitions_and_dead_letters_to_the_window(database_url: str) -> None:
@@ -106,7 +106,7 @@ async def test_a_retention_pass_keeps_partitions_and_dead_letters_to_the_window(
     insert_dead_letters(database_url, partition=1, days_ago=window - 0.5, count=6)
     async with aiopg.create_pool(database_url, minsize=1, maxsize=1) as pool:
         await enforce(pool)
-    assert dead_letter_ages(database_url) == [(1, 6)]
+    assert dead_letters_by_partition(database_url) == [(1, 6)]
     ahead = datetime.now(UTC).date() + timedelta(days=settings.partition_days_ahead)
     assert f"logs_{ahead:%Y%m%d}" in partitions(database_url), "the partitions were maintained in the same pass"
 
