@@ -42,7 +42,6 @@ class RefusedCommitsForgotten:
 
 def forgetting_refused_commits(transport: TransportT) -> TransportT:
     """``transport``, whose consumers forget the offsets of a refused commit."""
-    consumer: Any = transport.Consumer
-    if not issubclass(consumer, RefusedCommitsForgotten):
-        transport.Consumer = type(consumer.__name__, (RefusedCommitsForgotten, consumer), {})  # type: ignore[misc]
+    consumer: Any = transport.Consumer  # the class's own: this sets the instance's
+    transport.Consumer = type(consumer.__name__, (RefusedCommitsForgotten, consumer), {})  # type: ignore[misc]
     return transport

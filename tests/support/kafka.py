@@ -66,13 +66,9 @@ async def read_all(bootstrap: str, topic: str, *, expect: int, timeout: float = 
     return records
 
 
-async def group_lag(bootstrap: str, group: str, topics: Sequence[str]) -> int:
-    """Records of ``topics`` not yet committed by ``group`` (all, if it committed nothing)."""
-    return sum((await partition_lags(bootstrap, group, topics)).values())
-
-
 async def partition_lags(bootstrap: str, group: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
-    """Records of each partition of ``topics`` not yet committed by ``group``, for those with any."""
+    """Records of each partition of ``topics`` not yet committed by ``group`` (all, if it committed nothing),
+    for the partitions with any."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
     await admin.start()
