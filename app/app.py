@@ -17,6 +17,7 @@ from prometheus_client import REGISTRY
 
 from app import runtime, tracing
 from app.backpressure import LagGate
+from app.fetch import FetchWait, fetch_max_wait_ms, waiting_thread_class
 from app.logs import logging_config
 from app.offsets import forgetting_refused_commits
 from app.publisher import EnvelopePublisher
@@ -34,6 +35,7 @@ from app.web.ratelimit import RateLimiter, rate_limits
 
 log = logging.getLogger(__name__)
 settings = get_settings()
+fetch_wait_ms = fetch_max_wait_ms(settings.broker_fetch_max_wait)
 
 
 class LogpipeApp(faust.App):
@@ -63,7 +65,8 @@ class LogpipeApp(faust.App):
         runtime.apply()
 
     def _new_transport(self) -> TransportT:
-        return forgetting_refused_commits(super()._new_transport())
+        waiting = type("FetchWaitSet", (FetchWait,), {"thread_class": waiting_thread_class(fetch_wait_ms)})
+        return forgetting_refused_commits(super()._new_transport(), waiting)
 
 
 async def _declare_topics(attempts: int = 15) -> None:
@@ -123,7 +126,7 @@ publisher = EnvelopePublisher(
     ack_timeout=settings.ingest_ack_timeout,
     max_waiting=settings.ingest_max_waiting,
 )
-tail_hub = TailHub(settings.broker_bootstrap, EVENTS, settings.tail_queue_size)
+tail_hub = TailHub(settings.broker_bootstrap, EVENTS, settings.tail_queue_size, fetch_wait_ms)
 watch = PipelineWatch(
     settings.broker_bootstrap,
     settings.app_id,

@@ -40,8 +40,9 @@ class RefusedCommitsForgotten:
         return committed
 
 
-def forgetting_refused_commits(transport: TransportT) -> TransportT:
-    """``transport``, whose consumers forget the offsets of a refused commit."""
+def forgetting_refused_commits(transport: TransportT, *mixins: type) -> TransportT:
+    """``transport``, whose consumers forget the offsets of a refused commit (and take ``mixins`` too)."""
     consumer: Any = transport.Consumer  # the class's own: this sets the instance's
-    transport.Consumer = type(consumer.__name__, (RefusedCommitsForgotten, consumer), {})  # type: ignore[misc]
+    bases = (RefusedCommitsForgotten, *mixins, consumer)
+    transport.Consumer = type(consumer.__name__, bases, {})  # type: ignore[misc]
     return transport

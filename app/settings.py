@@ -52,6 +52,15 @@ class Settings(BaseSettings):
         10.0, gt=0, description="BROKER_SESSION_TIMEOUT seconds before a dead worker is evicted."
     )
 
+    broker_fetch_max_wait: float = Field(
+        0.1,
+        gt=0,
+        le=30,
+        description="BROKER_FETCH_MAX_WAIT seconds a fetch may wait at the broker while no records are there, "
+        "for every consumer logpipe runs: an idle consumer asks again this often, and on a broker that answers a "
+        "waiting fetch only when the wait ends (tansu, the dev broker) a record waits up to this long.",
+    )
+
     # -- validate stage (logs.raw) ---------------------------------------------------
     raw_max_bytes: int = Field(
         128 * 1024, description="RAW_MAX_BYTES: a logs.raw record larger than this is too_large."

@@ -59,6 +59,7 @@ class TailHub:
     bootstrap: str
     topic: str
     queue_size: int
+    fetch_wait_ms: int = 500
     subscribers: set[Subscriber] = field(default_factory=set)
     _task: asyncio.Task[None] | None = None
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -94,7 +95,12 @@ class TailHub:
                     break
 
     async def _read(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, auto_offset_reset="latest")
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            auto_offset_reset="latest",
+            fetch_max_wait_ms=self.fetch_wait_ms,
+        )
         await consumer.start()
         try:
             await consumer.topics()  # metadata, so the partitions are known

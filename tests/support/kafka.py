@@ -46,6 +46,7 @@ async def read_all(bootstrap: str, topic: str, *, expect: int, timeout: float = 
         enable_auto_commit=False,
         group_id=None,
         max_partition_fetch_bytes=8 * 1024 * 1024,
+        fetch_max_wait_ms=50,
     )
     await consumer.start()
     records: list[Record] = []
