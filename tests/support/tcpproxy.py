@@ -1,8 +1,11 @@
 """A TCP proxy a test can cut and restore: a dependency going away, for real.
 
-The worker talks to PostgreSQL through it; ``cut()`` closes the listening
-socket and every open connection (the worker sees connection resets and
-refusals, as when the server dies), ``restore()`` listens again.
+The worker talks to PostgreSQL or the broker through it. ``cut()`` closes
+the listening socket and every open connection (the worker sees connection
+resets and refusals, as when the server dies); ``blackhole()`` keeps every
+connection open and accepts new ones but forwards nothing either way (a
+firewall dropping packets: the worker sees only silence and its own
+timeouts); ``restore()`` lets traffic through again.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ class TcpProxy:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()
 
     def start(self) -> TcpProxy:
         self._thread.start()
@@ -40,6 +44,10 @@ class TcpProxy:
     def cut(self) -> None:
         self._call(self._close())
 
+    def blackhole(self) -> None:
+        """Silently drop: connections stay up, new ones are accepted, no byte passes until :meth:`restore`."""
+        self._call(self._hold())
+
     def stop(self) -> None:
         self.cut()
         self._call(self._cancel_pipes())
@@ -47,7 +55,13 @@ class TcpProxy:
         self._thread.join(timeout=5)
         self._loop.close()
 
-    async def _listen(self) -> None:
+    async def _hold(self) -> None:
+        self._flowing.clear()
+        await self._listen(flowing=False)
+
+    async def _listen(self, flowing: bool = True) -> None:
+        if flowing:
+            self._flowing.set()
         if self._server is None:
             self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port, reuse_address=True)
 
@@ -66,6 +80,8 @@ class TcpProxy:
         await asyncio.gather(*pipes, return_exceptions=True)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        await self._flowing.wait()  # a blackholed proxy holds the new connection, silent
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
@@ -76,6 +92,7 @@ class TcpProxy:
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             with contextlib.suppress(OSError, asyncio.IncompleteReadError):
                 while data := await src.read(65536):
+                    await self._flowing.wait()  # held (not lost) while blackholed, as TCP retransmits
                     dst.write(data)
                     await dst.drain()
             dst.transport.abort()
