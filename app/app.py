@@ -98,6 +98,7 @@ app = LogpipeApp(
     broker_session_timeout=settings.broker_session_timeout,
     broker_heartbeat_interval=min(3.0, settings.broker_session_timeout / 3),
     consumer_auto_offset_reset="earliest",
+    recovery_consistency_check=settings.table_recovery_check,
     producer_acks=-1,
     producer_max_request_size=dlq_topic_max_bytes(settings.raw_max_bytes),
     producer_linger_ms=1,

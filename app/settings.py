@@ -61,6 +61,14 @@ class Settings(BaseSettings):
         "waiting fetch only when the wait ends (tansu, the dev broker) a record waits up to this long.",
     )
 
+    table_recovery_check: bool = Field(
+        True,
+        description="TABLE_RECOVERY_CHECK: a worker refuses to start a table whose local store has read further "
+        "than the broker's end of its changelog (Faust's recovery consistency check). The dev broker (tansu) "
+        "reports the end of a partition as the first offset of its last record batch plus one, so devstack turns "
+        "the check off there; on Apache Kafka keep it on.",
+    )
+
     # -- validate stage (logs.raw) ---------------------------------------------------
     raw_max_bytes: int = Field(
         128 * 1024, description="RAW_MAX_BYTES: a logs.raw record larger than this is too_large."

@@ -131,12 +131,22 @@ def other_workers(worker_pid: int | None = None) -> list[psutil.Process]:
     ]
 
 
+BROKER_NAMES = ("tansu", "noida-db", "kafka.Kafka", "redpanda")
+
+
+def is_broker(name: str, cmdline: str) -> bool:
+    """A Kafka-protocol broker by its process: the bench's own is known by pid, any other by name."""
+    return any(known in name or known in cmdline for known in BROKER_NAMES)
+
+
 def _groups(worker_pid: int, broker_pid: int | None) -> dict[str, list[psutil.Process]]:
     """The processes sharing the machine during a run, by role.
 
     Another stack left running (``make run``) is counted apart, as
-    "bystanders": on the dev broker an idle worker and its broker keep most
-    of a core busy, and that core is missing from every figure.
+    "bystanders": their idle polling takes CPU that is missing from every
+    figure. The bench's own broker is the process it started (``broker_pid``),
+    whatever broker that is; with no pid (a broker found running) any process
+    named like one counts as the broker.
     """
     me = psutil.Process()
     groups: dict[str, list[psutil.Process]] = {
@@ -152,8 +162,10 @@ def _groups(worker_pid: int, broker_pid: int | None) -> dict[str, list[psutil.Pr
         cmdline = " ".join(proc.info["cmdline"] or [])
         if proc.pid != worker_pid and is_worker(proc.info["cmdline"] or []):
             groups["bystanders"].append(proc)
-        elif "noida-db" in name or "noida-db" in cmdline:
-            groups["broker" if broker_pid in (None, proc.pid) else "bystanders"].append(proc)
+        elif proc.pid == broker_pid:
+            groups["broker"].append(proc)
+        elif is_broker(name, cmdline):
+            groups["broker" if broker_pid is None else "bystanders"].append(proc)
         elif name.startswith("postgres"):
             groups["PostgreSQL"].append(proc)
         elif name.startswith(("redis-server", "valkey-server")):

@@ -22,7 +22,7 @@ from types import FrameType
 from app.settings import Settings
 from app.storage import migrate
 from app.topics import create_topics, topic_specs
-from devstack.servers import Server, broker_answers, ensure_broker, ensure_postgres, ensure_redis
+from devstack.servers import Server, ensure_broker, ensure_postgres, ensure_redis
 
 VAR = Path("var")
 LOGS = VAR / "log"
@@ -54,16 +54,10 @@ def start_worker(index: int, settings: Settings, env: dict[str, str]) -> subproc
     )
 
 
-def refuse_workers_on_dev_broker(workers: int, broker_url: str) -> None:
-    """More than one worker needs a broker that evicts dead group members: not one we would start."""
-    if workers > 1 and not broker_answers(broker_url.removeprefix("kafka://").replace(";", ",")):
-        say(
-            f"WORKERS={workers}: no broker answers at KAFKA_BROKER_URL, and the development broker make run\n"
-            "logpipe |   would start (noida-db) cannot hold several workers: it never evicts a member that died\n"
-            "logpipe |   without leaving,"
-            " so its partitions would stall (see DESIGN.md, 'Development stack' and 'Multi-worker').\n"
-            "logpipe |   Point KAFKA_BROKER_URL at a running Apache Kafka (e.g. compose/), or use WORKERS=1."
-        )
+def check_workers(workers: int, partitions: int) -> None:
+    """One worker per partition at most: a worker beyond that would own nothing."""
+    if not 1 <= workers <= partitions:
+        say(f"WORKERS={workers}: give 1 to {partitions} (TOPIC_PARTITIONS); a worker beyond that would own nothing")
         raise SystemExit(2)
 
 
@@ -77,7 +71,7 @@ def main() -> int:
     started: list[Server] = []
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        refuse_workers_on_dev_broker(workers, settings.kafka_broker_url)
+        check_workers(workers, settings.topic_partitions)
         say("finding or starting the broker, PostgreSQL and Redis ...")
         broker = ensure_broker(settings.kafka_broker_url, VAR / "broker", LOGS / "broker.log")
         started.append(broker)
@@ -87,8 +81,7 @@ def main() -> int:
         redis = ensure_redis(settings.redis_url, VAR / "redis", LOGS / "redis.log")
         started.append(redis)
         for server in started:
-            how = "started, data in ./var" if server.process else "found running"
-            say(f"  {server.name:<10} {server.url}  ({how})")
+            say(f"  {server.name:<10} {server.url}  ({_how(server)})")
 
         env = {**os.environ, "KAFKA_BROKER_URL": broker.url, "DATABASE_URL": postgres.url, "REDIS_URL": redis.url}
         if not (settings.api_keys or settings.api_keys_file or "AUTH_ENABLED" in os.environ):
@@ -117,7 +110,7 @@ def main() -> int:
             base = f"http://{settings.web_host}:{settings.web_port + i}"
             say(f"worker {i}: console {base}/  API {base}/docs  {base}/ready")
         say(f"send events: kcat -P -b {broker.url.removeprefix('kafka://')} -t logs.raw   (Ctrl-C stops everything)")
-        supervise(procs, broker, settings, env)
+        supervise(procs, settings, env)
     except Stop:
         say("stopping ...")
     finally:
@@ -136,27 +129,53 @@ def main() -> int:
     return 0
 
 
-def supervise(procs: list[subprocess.Popen[bytes]], broker: Server, settings: Settings, env: dict[str, str]) -> None:
-    """Wait; restart a worker that died, restarting our dev broker first.
+def _how(server: Server) -> str:
+    if server.process is None:
+        return "found running"
+    if server.name == "broker":
+        return "started: tansu, topics and offsets in memory only, gone when make run stops"
+    return "started, data in ./var"
 
-    The dev broker never evicts a member that died without leaving the group,
-    so a restarted worker would hang after joining until the broker restarts.
+
+CRASH_LOOP = 3  # exits in a row, each within STARTUP_GRACE of its start, before make run stops restarting
+STARTUP_GRACE = 30.0
+
+
+def supervise(procs: list[subprocess.Popen[bytes]], settings: Settings, env: dict[str, str]) -> None:
+    """Wait; start a worker that died again, unless it keeps dying as it starts.
+
+    The broker evicts a dead worker after ``BROKER_SESSION_TIMEOUT`` and
+    the group hands its partitions to the workers still running, so the
+    broker stays as it is. A worker that dies every time it starts (a bad
+    setting, a port taken) is left stopped after ``CRASH_LOOP`` tries.
     """
-    while True:
+    started = [time.monotonic()] * len(procs)
+    quick_exits = [0] * len(procs)
+    given_up: set[int] = set()
+    while len(given_up) < len(procs):
         time.sleep(0.5)
         for i, proc in enumerate(procs):
             code = proc.poll()
-            if code is None:
+            if code is None or i in given_up:
                 continue
-            say(f"worker {i} exited with {code}")
-            if broker.process is not None:
-                say("restarting the development broker first (it does not evict dead group members) ...")
-                broker.stop()
-                fresh = ensure_broker(settings.kafka_broker_url, VAR / "broker", LOGS / "broker.log")
-                broker.process = fresh.process
-            else:
-                say("if the worker hangs after 'Joined group', the broker keeps the dead member: restart the broker")
+            lived = time.monotonic() - started[i]
+            quick_exits[i] = quick_exits[i] + 1 if lived < STARTUP_GRACE else 1
+            others = sum(1 for p in procs if p.poll() is None)
+            say(f"worker {i} exited with {code} after {lived:.0f}s")
+            if others:
+                say(
+                    f"  the {others} other worker(s) take its partitions over once the broker evicts it "
+                    f"(within BROKER_SESSION_TIMEOUT, {settings.broker_session_timeout:g}s)"
+                )
+            if quick_exits[i] >= CRASH_LOOP:
+                say(f"  worker {i} died {quick_exits[i]} times as it started: not starting it again (see above)")
+                given_up.add(i)
+                continue
+            say(f"  starting worker {i} again on port {settings.web_port + i}")
             procs[i] = start_worker(i, settings, env)
+            started[i] = time.monotonic()
+    say("no worker left running; Ctrl-C stops the broker, PostgreSQL and Redis")
+    signal.pause()
 
 
 if __name__ == "__main__":

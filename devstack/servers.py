@@ -129,7 +129,7 @@ def _noida_binary() -> str:
     return str(binary) if binary.exists() else str(Path(sys.executable).parent / "noida-db")
 
 
-def _broker_command(host: str, port: str, data_dir: Path) -> list[str]:
+def _broker_command(host: str, port: str, data_dir: Path, advertised: str | None) -> list[str]:
     if os.environ.get("DEV_BROKER") == "noida-db":  # the broker before tansu, kept for an A/B measurement
         return [_noida_binary(), "start", "--only", "kafka", "--kafka-port", port, "--data-dir", str(data_dir)]
     listener = f"tcp://{host or '127.0.0.1'}:{port}"
@@ -139,17 +139,18 @@ def _broker_command(host: str, port: str, data_dir: Path) -> list[str]:
         "--listener-url",
         listener,
         "--advertised-listener-url",
-        listener,
+        f"tcp://{advertised}" if advertised else listener,
         "--storage-engine",
         "memory://tansu/",
     ]
 
 
-def ensure_broker(url: str, data_dir: Path, log_file: Path) -> Server:
+def ensure_broker(url: str, data_dir: Path, log_file: Path, *, advertised: str | None = None) -> Server:
     """Reuse the Kafka-protocol broker at ``url``, or start the dev broker (tansu, in memory) there.
 
     tansu keeps every topic and offset in memory only: stopped, it forgets
-    them all, and the workers recreate their topics when it comes back.
+    them all. ``advertised`` (``host:port``) is the address it tells clients
+    to connect to, when that is not ``url`` (a proxy in front of it).
     """
     bootstrap = _bootstrap(url)
     first = bootstrap.split(",")[0]
@@ -161,7 +162,7 @@ def ensure_broker(url: str, data_dir: Path, log_file: Path) -> Server:
     if host in ("localhost", "::1", ""):
         host = "127.0.0.1"  # tansu listens on IPv4 only
     data_dir.mkdir(parents=True, exist_ok=True)
-    proc = _spawn(_broker_command(host, port, data_dir), log_file)
+    proc = _spawn(_broker_command(host, port, data_dir, advertised), log_file)
     _wait("broker", lambda: _port_open(first) and broker_answers(bootstrap), 30, proc, log_file)
     return Server("broker", f"kafka://{bootstrap}", proc)
 

@@ -2,7 +2,9 @@
 
 ``/health`` says the process serves HTTP. ``/ready`` checks each dependency
 with a short timeout and reports each one, so an operator sees *which* is
-down; it answers 503 unless all are up. It also shows the pipeline's state
+down; it answers 503 unless all are up, and so only when every route of
+this worker can answer (``stats``: the count table's owner is known, else
+``/api/v1/stats`` could not be routed). It also shows the pipeline's state
 (broker reachable, lag, whether ingest is shedding load: that alone does not
 make a worker unready) and lists the partitions this worker owns, by topic.
 """
@@ -18,8 +20,10 @@ from faust import web
 from app.agents.validate import RawValidator
 from app.app import app, cache, database, watch
 from app.topics import RAW
+from app.web.stats import stats_route_known
 
 CHECK_TIMEOUT = 1.0
+NOT_READY_RETRY_AFTER = 1
 
 
 async def _check(probe: Callable[[], Awaitable[Any]]) -> dict[str, str]:
@@ -34,6 +38,11 @@ async def _broker() -> None:
     # The worker's own producer connection: if it can fetch metadata, the broker is there.
     producer = cast(Any, app.producer)._ensure_producer()
     await producer.client.fetch_all_metadata()
+
+
+async def _stats_route() -> None:
+    if not stats_route_known():
+        raise RuntimeError("no owner of the count table known yet (rebalancing): /api/v1/stats would answer 503")
 
 
 async def _database() -> None:
@@ -65,16 +74,19 @@ for path in ("/producer/api/logs/health", "/gateway/api/query/health"):
 @app.page("/ready")
 class Ready(web.View):
     async def get(self, request: web.Request) -> web.Response:
-        broker, postgres, redis = await asyncio.gather(_check(_broker), _check(_database), _check(cache.ping))
-        checks = {"broker": broker, "postgres": postgres, "redis": redis}
+        broker, postgres, redis, stats = await asyncio.gather(
+            _check(_broker), _check(_database), _check(cache.ping), _check(_stats_route)
+        )
+        checks = {"broker": broker, "postgres": postgres, "redis": redis, "stats": stats}
         ready = all(c["status"] == "up" for c in checks.values())
-        body = {
-            "status": "UP" if ready else "DOWN",
-            "checks": checks,
-            "pipeline": watch.report(),
-            "partitions": assigned_partitions(),
-        }
-        return self.json(body, status=200 if ready else 503)
+        body: dict[str, Any] = {"status": "UP" if ready else "DOWN"}
+        if not ready:
+            down = ", ".join(name for name, check in checks.items() if check["status"] != "up")
+            body |= {"code": "not_ready", "message": f"not ready: {down} down"}
+        body |= {"checks": checks, "pipeline": watch.report(), "partitions": assigned_partitions()}
+        if ready:
+            return self.json(body)
+        return self.json(body, status=503, headers={"Retry-After": str(NOT_READY_RETRY_AFTER)})
 
 
 def assigned_partitions() -> dict[str, list[int]]:

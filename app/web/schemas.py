@@ -110,6 +110,8 @@ class PipelineOut(BaseModel):
 
 class ReadyOut(BaseModel):
     status: str
+    code: str | None = Field(None, description="not_ready when status is DOWN (with message), as every 503 has.")
+    message: str | None = None
     checks: dict[str, Check]
     pipeline: PipelineOut
     partitions: dict[str, list[int]]

@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import orjson
 from faust import web
+from faust.web.exceptions import WebError
 
 from app.app import app, cache, database, settings
 from app.errors import StorageUnavailable
@@ -33,10 +34,26 @@ async def _learn_changelog_partitions() -> None:
     await producer.partitions_for(counts.changelog_topic.get_topic_name())
 
 
+def stats_route_known() -> bool:
+    """Whether this worker knows which worker answers stats (the count table's owner): then it can answer."""
+    try:
+        app.router.key_store(counts.name, ROUTING_KEY)
+    except KeyError:
+        return False
+    return True
+
+
 class Stats(web.View):
     async def get(self, request: web.Request) -> web.Response:
         await _learn_changelog_partitions()
         return await self.routed_get(request)
+
+    async def on_request_error(self, request: web.Request, exc: WebError) -> web.Response:
+        """Faust's own errors (no owner of the count table known yet, mid-rebalance) in logpipe's shape."""
+        if exc.code == 503:
+            message = "the live counts have no owner yet (workers are rebalancing); try again shortly"
+            return error_response(503, "stats_unavailable", message, retry_after=1)
+        return error_response(exc.code, "http_error", str(exc.detail))
 
     @app.table_route(table=counts, exact_key=ROUTING_KEY)  # type: ignore[arg-type]  # typed for View, not subclasses
     async def routed_get(self, request: web.Request) -> web.Response:

@@ -18,7 +18,6 @@ import psycopg2
 import pytest
 
 from devstack.servers import Server, ensure_broker, ensure_postgres, ensure_redis, free_port
-from tests.support.mock import mock_cluster
 from tests.support.workers import Worker, WorkerFactory, worker_env
 
 pytestmark = pytest.mark.integration
@@ -76,7 +75,7 @@ def database_url(postgres_server: Server) -> Iterator[str]:
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[str]:
-    """A fresh dev broker (noida-db) on a free port: its bootstrap ``host:port``."""
+    """A fresh dev broker (tansu, in memory) on a free port: its bootstrap ``host:port``."""
     port = free_port()
     server = ensure_broker(f"kafka://127.0.0.1:{port}", tmp_path / "broker", tmp_path / "broker.log")
     try:
@@ -92,7 +91,6 @@ def _worker_factory(
     tmp_path: Path,
     request: pytest.FixtureRequest,
     *,
-    mock: bool,
     app_id: str | None = None,
 ) -> Iterator[WorkerFactory]:
     workers: list[Worker] = []
@@ -107,7 +105,6 @@ def _worker_factory(
             app_id=factory.app_id,
             data_dir=tmp_path / f"data-{name}",
             port=port,
-            mock=mock,
             **extra,
         )
         worker = Worker(name, port, env, tmp_path / f"{name}.log")
@@ -129,17 +126,7 @@ def workers(
     broker: str, database_url: str, redis_url: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[WorkerFactory]:
     """Workers on this test's dev broker and database."""
-    yield from _worker_factory(broker, database_url, redis_url, tmp_path, request, mock=False)
-
-
-@pytest.fixture
-def mock_workers(
-    database_url: str, redis_url: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[WorkerFactory]:
-    """Workers on a fresh librdkafka mock cluster (it evicts SIGKILLed group members)."""
-    app_id = f"logpipe-test-{uuid.uuid4().hex[:8]}"
-    with mock_cluster(app_id, partitions=4) as bootstrap:
-        yield from _worker_factory(bootstrap, database_url, redis_url, tmp_path, request, mock=True, app_id=app_id)
+    yield from _worker_factory(broker, database_url, redis_url, tmp_path, request)
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)

@@ -1,8 +1,7 @@
 """A worker SIGKILLed mid-stream and restarted: nothing lost, nothing twice, counts exact.
 
-Runs on librdkafka's mock cluster: the dev broker never evicts a member
-that died without leaving, so a restarted worker would never be assigned
-partitions there (DESIGN.md, "Development stack").
+The restarted worker rejoins the group once the dev broker (tansu) has
+evicted the dead member after its session timeout, as Kafka does.
 """
 
 from __future__ import annotations
@@ -20,9 +19,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.multiworker]
 EVENTS = 5000
 
 
-async def test_sigkill_mid_stream_then_restart(mock_workers: WorkerFactory, database_url: str) -> None:
-    bootstrap = mock_workers.bootstrap
-    worker = mock_workers.make("victim").start()
+async def test_sigkill_mid_stream_then_restart(workers: WorkerFactory, database_url: str) -> None:
+    bootstrap = workers.bootstrap
+    worker = workers.make("victim").start()
 
     async def flow() -> None:
         for start in range(0, EVENTS, 250):
@@ -38,7 +37,7 @@ async def test_sigkill_mid_stream_then_restart(mock_workers: WorkerFactory, data
     worker.start()
     await wait_for(lambda: row_count(database_url) >= EVENTS, timeout=120, what=f"{EVENTS} rows after restart")
     recovered = time.monotonic() - killed_at
-    await wait_drained(bootstrap, mock_workers.app_id)
+    await wait_drained(bootstrap, workers.app_id)
     assert query(database_url, "SELECT count(*), count(DISTINCT message) FROM logs") == [(EVENTS, EVENTS)]
     await wait_for(lambda: stats_match_rows(worker, database_url), timeout=60, what="stats = PostgreSQL")
     print(

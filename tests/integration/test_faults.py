@@ -1,4 +1,4 @@
-"""Faults injected into real servers: PostgreSQL away, the broker stopped, the pipeline lagging.
+"""Faults injected into real servers: PostgreSQL away, the network to the broker cut, the pipeline lagging.
 
 Each test counts what it injected and what arrived, prints it, and holds
 the pipeline to "nothing accepted is lost, nothing stored twice".
@@ -17,11 +17,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from devstack.servers import Server, ensure_broker, free_port
+from app.watch import PROBE_TIMEOUT
+from devstack.servers import ensure_broker, free_port
 from tests.integration.test_http_api import call
 from tests.integration.test_pipeline import query, stats_match_rows
 from tests.support.kafka import wait_drained, wait_for
-from tests.support.tcpproxy import TcpProxy, proxied_url
+from tests.support.tcpproxy import TcpProxy, proxied_url, tcp_proxy
 from tests.support.workers import Worker, WorkerFactory
 
 pytestmark = pytest.mark.integration
@@ -153,30 +154,31 @@ async def test_postgres_away_for_20_seconds_mid_load(
 
 
 @pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[tuple[str, Any]]:
-    """A dev broker this test may stop and start again (same port, same data)."""
+def proxied_broker(tmp_path: Path) -> Iterator[tuple[str, TcpProxy]]:
+    """A dev broker reached only through a proxy the test can cut: it advertises the proxy's address."""
     port = free_port()
-    url = f"kafka://127.0.0.1:{port}"
-    servers: list[Server] = []
-
-    def start() -> None:
-        servers.append(ensure_broker(url, tmp_path / "own-broker", tmp_path / "own-broker.log"))
-
-    def stop() -> None:
-        servers.pop().stop()
-
-    start()
-    try:
-        yield f"127.0.0.1:{port}", (start, stop)
-    finally:
-        for server in servers:
+    with tcp_proxy("127.0.0.1", port) as proxy:
+        server = ensure_broker(
+            f"kafka://127.0.0.1:{port}",
+            tmp_path / "broker",
+            tmp_path / "broker.log",
+            advertised=f"127.0.0.1:{proxy.port}",
+        )
+        try:
+            yield f"127.0.0.1:{proxy.port}", proxy
+        finally:
             server.stop()
 
 
-async def test_broker_stopped_means_503_at_once_and_ingest_resumes_by_itself(
-    workers: WorkerFactory, own_broker: tuple[str, Any], database_url: str, http: aiohttp.ClientSession
+@pytest.mark.parametrize("cut", ["refused", "dropped"])
+async def test_network_to_the_broker_cut_means_503_and_ingest_resumes_by_itself(
+    workers: WorkerFactory,
+    proxied_broker: tuple[str, TcpProxy],
+    database_url: str,
+    http: aiohttp.ClientSession,
+    cut: str,
 ) -> None:
-    bootstrap, (start_broker, stop_broker) = own_broker
+    bootstrap, proxy = proxied_broker
     source = f"br-{uuid.uuid4().hex[:6]}"
     worker = workers.make(KAFKA_BROKER_URL=f"kafka://{bootstrap}").start()
     await wait_for(lambda: worker.get("/ready")[0] == 200, timeout=60, what="worker ready")
@@ -186,20 +188,24 @@ async def test_broker_stopped_means_503_at_once_and_ingest_resumes_by_itself(
     # Mid-operation, not mid-start: Faust stops a worker whose first rebalance cannot reach the broker.
     await wait_for(lambda: rows_of(database_url, source)[0] == 1, timeout=60, what="the first event persisted")
 
-    await asyncio.to_thread(stop_broker)
-    stopped = time.monotonic()
+    proxy.cut() if cut == "refused" else proxy.blackhole()
+    cut_at = time.monotonic()
+    # Refused: the watch's next probe fails at once. Dropped: only silence; a probe timing out right after
+    # an ack is not yet "unreachable" (a busy broker), the next one is: two probes' timeouts and intervals.
+    bound = 1.0 if cut == "refused" else 1.0 + 2 * (PROBE_TIMEOUT + 0.5)
     answers: list[tuple[int, float]] = []
-    while time.monotonic() - stopped < 5:
+    while time.monotonic() - cut_at < bound + 5:
         started = time.monotonic()
         status, body, headers = await call(http, "POST", api + "/api/v1/logs", {"message": "during", "source": source})
         answers.append((status, time.monotonic() - started))
         if status == 503:
             assert body["code"] == "broker_unavailable" and int(headers["Retry-After"]) >= 1
             break
+        assert status == 202, body  # accepted before the watch saw the cut: held, stored once it returns
         await asyncio.sleep(0.1)
-    assert answers[-1][0] == 503, f"no 503 within 5 s of the broker stopping: {answers}"
-    detected = time.monotonic() - stopped
-    assert detected < 1.0, f"the first 503 came {detected:.2f}s after the broker stopped: {answers}"
+    assert answers[-1][0] == 503, f"no 503 within {bound + 5:.0f}s of the cut: {answers}"
+    detected = time.monotonic() - cut_at
+    assert detected < bound, f"the first 503 came {detected:.2f}s after the cut ({cut}): {answers}"
     timings = []
     for _ in range(5):
         started = time.monotonic()
@@ -207,31 +213,40 @@ async def test_broker_stopped_means_503_at_once_and_ingest_resumes_by_itself(
         timings.append(time.monotonic() - started)
         assert status == 503
     assert max(timings) < 1.0, f"503 must come at once, took {max(timings):.2f}s"
-    ready_now = await ready(worker)
-    assert ready_now["pipeline"]["broker_reachable"] is False
+    assert (await ready(worker))["pipeline"]["broker_reachable"] is False
+    accepted_during = sum(1 for status, _ in answers if status == 202)
 
-    await asyncio.to_thread(start_broker)  # its readiness check runs an event loop of its own
-    restarted = time.monotonic()
+    proxy.restore()
+    restored = time.monotonic()
     await wait_for(
         lambda: worker.get("/ready")[1]["pipeline"]["broker_reachable"] is True,
         timeout=60,
-        what="the worker to reach the restarted broker",
+        what="the worker to reach the broker again",
     )
 
     async def accepted_again() -> bool:
         return (await call(http, "POST", api + "/api/v1/logs", {"message": "after", "source": source}))[0] == 202
 
     await wait_for(accepted_again, timeout=30, what="ingest to accept again")
-    resumed = time.monotonic() - restarted
+    resumed = time.monotonic() - restored
     await wait_for(
         lambda: (
             query(database_url, "SELECT count(*) FROM logs WHERE source = %s AND message = 'after'", source)[0][0] >= 1
         ),
         timeout=60,
-        what="an event sent after the restart to be persisted",
+        what="an event sent after the network returned to be persisted",
+    )
+    await wait_for(
+        lambda: (
+            query(database_url, "SELECT count(*) FROM logs WHERE source = %s AND message = 'during'", source)[0][0]
+            >= accepted_during
+        ),
+        timeout=60,
+        what="the events accepted just before the watch saw the cut",
     )
     assert worker.process is not None and worker.process.poll() is None, "the worker kept running"
     print(
-        f"\nbroker stopped: first 503 {detected:.2f}s after, then 503 in {max(timings) * 1000:.0f} ms at most; "
-        f"ingest accepted again {resumed:.1f}s after the restart and persisted, same worker process"
+        f"\nnetwork to the broker cut ({cut}): first 503 {detected:.2f}s after, then 503 in "
+        f"{max(timings) * 1000:.0f} ms at most; ingest accepted again {resumed:.1f}s after it returned "
+        f"and persisted, same worker process"
     )

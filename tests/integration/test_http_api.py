@@ -266,8 +266,33 @@ async def test_cache_hits_then_expires_and_survives_redis_outage(
         for route in (path, "/api/v1/stats", "/gateway/api/query/stats?hoursBack=1"):
             status, body, _ = await call(http, "GET", api + route)
             assert status == 200, (route, body)
-        status, ready, _ = await call(http, "GET", f"{api}/ready")
+        status, ready, headers = await call(http, "GET", f"{api}/ready")
         assert (status, ready["checks"]["redis"]["status"]) == (503, "down")
+        assert ready["code"] == "not_ready" and "redis" in ready["message"] and int(headers["Retry-After"]) >= 1
+
+
+async def test_ready_means_every_route_answers(workers: WorkerFactory, http: aiohttp.ClientSession) -> None:
+    """The first 200 from /ready: stats (routed to the count table's owner) answers 200 at once too."""
+    worker = workers.make().start(wait_ready=False)
+    stats_before_ready: set[int] = set()
+
+    async def ready_now() -> bool:
+        try:
+            status, body, headers = await call(http, "GET", f"{worker.url}/ready")
+        except aiohttp.ClientConnectionError:
+            return False  # not serving HTTP yet
+        if status != 200:
+            assert body["code"] == "not_ready" and int(headers["Retry-After"]) >= 1, body
+            stats, answer, stats_headers = await call(http, "GET", f"{worker.url}/api/v1/stats")
+            if stats == 503:  # in logpipe's shape too, not Faust's {"error": ...}
+                assert answer["code"] and answer["message"] and int(stats_headers["Retry-After"]) >= 1, answer
+            stats_before_ready.add(stats)
+        return status == 200
+
+    await wait_for(ready_now, timeout=90, what="/ready 200", interval=0.02)
+    status, body, _ = await call(http, "GET", f"{worker.url}/api/v1/stats")
+    assert status == 200, body
+    print(f"\nstats answered {sorted(stats_before_ready)} while /ready was 503, 200 once /ready was 200")
 
 
 def _params(path: str) -> Any:

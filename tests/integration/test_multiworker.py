@@ -1,8 +1,7 @@
 """Several workers share the partitions; stats are exact whichever one answers.
 
-On librdkafka's mock cluster, which holds a group of several members and
-evicts a SIGKILLed one (the dev broker can do neither; DESIGN.md,
-"Multi-worker").
+On the dev broker (tansu), which holds a group of several members and
+evicts a SIGKILLed one after its session timeout, as Kafka does.
 """
 
 from __future__ import annotations
@@ -68,16 +67,16 @@ async def post_batches(urls: list[str], events: int, batch: int = 100) -> None:
                 assert response.status == 202, await response.text()
 
 
-async def test_two_workers_split_partitions_and_agree(mock_workers: WorkerFactory, database_url: str) -> None:
-    (a, b), took = await start_group(mock_workers, 2)
+async def test_two_workers_split_partitions_and_agree(workers: WorkerFactory, database_url: str) -> None:
+    (a, b), took = await start_group(workers, 2)
     print(f"\nsplit after {took:.1f}s: {a.name} owns {owned(a)}, {b.name} owns {owned(b)} of logs.events")
 
     await asyncio.gather(
-        produce(mock_workers.bootstrap, "logs.raw", [good_event(i) for i in range(5000)]),
+        produce(workers.bootstrap, "logs.raw", [good_event(i) for i in range(5000)]),
         post_batches([a.url, b.url], 5000),
     )
     await wait_for(lambda: row_count(database_url) >= 10_000, timeout=120, what="10,000 rows")
-    await wait_drained(mock_workers.bootstrap, mock_workers.app_id)
+    await wait_drained(workers.bootstrap, workers.app_id)
     assert query(database_url, "SELECT count(*), count(DISTINCT id) FROM logs") == [(10_000, 10_000)]
     await wait_for(lambda: exact(a, database_url), timeout=60, what="stats = PostgreSQL")
     assert stats_of(a) == stats_of(b), "both workers answer the same stats"
@@ -86,13 +85,13 @@ async def test_two_workers_split_partitions_and_agree(mock_workers: WorkerFactor
     print(f"10,000 rows; stats identical and exact on both: {stats_of(b)['levels']}")
 
 
-async def test_killed_worker_partitions_are_taken_over(mock_workers: WorkerFactory, database_url: str) -> None:
-    (survivor, victim), _ = await start_group(mock_workers, 2)
+async def test_killed_worker_partitions_are_taken_over(workers: WorkerFactory, database_url: str) -> None:
+    (survivor, victim), _ = await start_group(workers, 2)
     events = 6000
 
     async def flow() -> None:
         for start in range(0, events, 300):
-            await produce(mock_workers.bootstrap, "logs.raw", [good_event(i) for i in range(start, start + 300)])
+            await produce(workers.bootstrap, "logs.raw", [good_event(i) for i in range(start, start + 300)])
 
     producing = asyncio.create_task(flow())
     await wait_for(lambda: row_count(database_url) >= 1000, timeout=90, what="the first 1,000 rows")
@@ -105,18 +104,18 @@ async def test_killed_worker_partitions_are_taken_over(mock_workers: WorkerFacto
         what="the survivor to own every partition",
     )
     await wait_for(lambda: row_count(database_url) >= events, timeout=120, what=f"{events} rows")
-    await wait_drained(mock_workers.bootstrap, mock_workers.app_id)
+    await wait_drained(workers.bootstrap, workers.app_id)
     assert query(database_url, "SELECT count(*), count(DISTINCT message) FROM logs") == [(events, events)]
     await wait_for(lambda: exact(survivor, database_url), timeout=60, what="stats = PostgreSQL on the survivor")
     print(f"\ntakeover {took:.1f}s after SIGKILL; all {events} rows {time.monotonic() - killed_at:.1f}s after; exact")
 
 
-async def test_a_worker_joining_later_gets_partitions(mock_workers: WorkerFactory, database_url: str) -> None:
-    (first, second), _ = await start_group(mock_workers, 2)
-    await produce(mock_workers.bootstrap, "logs.raw", [good_event(i) for i in range(2000)])
+async def test_a_worker_joining_later_gets_partitions(workers: WorkerFactory, database_url: str) -> None:
+    (first, second), _ = await start_group(workers, 2)
+    await produce(workers.bootstrap, "logs.raw", [good_event(i) for i in range(2000)])
     await wait_for(lambda: row_count(database_url) >= 2000, timeout=90, what="2,000 rows")
 
-    third = mock_workers.make("w2").start()
+    third = workers.make("w2").start()
     everyone = [first, second, third]
 
     def rebalanced() -> bool:
@@ -128,9 +127,9 @@ async def test_a_worker_joining_later_gets_partitions(mock_workers: WorkerFactor
         return all(raw) and sorted(p for share in raw for p in share) == ALL and events == ALL
 
     took = await wait_for(rebalanced, timeout=90, what="the third worker to get partitions")
-    await produce(mock_workers.bootstrap, "logs.raw", [good_event(i) for i in range(2000, 3000)])
+    await produce(workers.bootstrap, "logs.raw", [good_event(i) for i in range(2000, 3000)])
     await wait_for(lambda: row_count(database_url) >= 3000, timeout=90, what="3,000 rows")
-    await wait_drained(mock_workers.bootstrap, mock_workers.app_id)
+    await wait_drained(workers.bootstrap, workers.app_id)
     await wait_for(lambda: exact(third, database_url), timeout=60, what="stats = PostgreSQL on the newcomer")
     assert stats_of(first) == stats_of(second) == stats_of(third)
     shares = {w.name: (owned(w, "logs.raw"), owned(w)) for w in everyone}

@@ -80,6 +80,12 @@ class TcpProxy:
         await asyncio.gather(*pipes, return_exceptions=True)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await self._connect(reader, writer)
+        except asyncio.CancelledError:  # the proxy stops: the loop ends with it, nothing awaits this task
+            writer.transport.abort()
+
+    async def _connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
         await self._flowing.wait()  # a blackholed proxy holds the new connection, silent
         try:

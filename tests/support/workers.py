@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIM_DIR = Path(__file__).resolve().parent / "shim_sitecustomize"
 
 
 @dataclass
@@ -103,11 +102,10 @@ def worker_env(
     app_id: str,
     data_dir: Path,
     port: int,
-    mock: bool = False,
     fail_fast: bool = True,
     **extra: str,
 ) -> dict[str, str]:
-    """The environment of a test worker; ``mock`` loads the mock cluster's SyncGroup shim.
+    """The environment of a test worker.
 
     ``fail_fast`` shortens the session timeout and the retry delay so that
     fault tests see a dead worker or a returned PostgreSQL quickly; a
@@ -125,12 +123,9 @@ def worker_env(
         WEB_PORT=str(port),
         AUTH_ENABLED="false",
         RATE_LIMITS_ENABLED="false",
+        TABLE_RECOVERY_CHECK="false",  # the dev broker's ListOffsets is short after multi-record batches
         PYTHONUNBUFFERED="1",
     )
-    if mock:
-        env["TOPIC_DECLARE"] = "false"
-        env["LOGPIPE_TEST_SYNCGROUP_SHIM"] = "1"
-        env["PYTHONPATH"] = os.pathsep.join([str(SHIM_DIR), str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env.update(extra)
     return env
 
