@@ -131,7 +131,7 @@ def other_workers(worker_pid: int | None = None) -> list[psutil.Process]:
     ]
 
 
-BROKER_NAMES = ("tansu", "noida-db", "kafka.Kafka", "redpanda")
+BROKER_NAMES = ("tansu", "kafka.Kafka", "redpanda")
 
 
 def is_broker(name: str, cmdline: str) -> bool:

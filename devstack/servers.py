@@ -17,7 +17,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -122,16 +121,7 @@ def tansu_binary() -> str:
     return str(binary)
 
 
-def _noida_binary() -> str:
-    import noida_db
-
-    binary = Path(noida_db.__file__).parent / "noida-db"
-    return str(binary) if binary.exists() else str(Path(sys.executable).parent / "noida-db")
-
-
-def _broker_command(host: str, port: str, data_dir: Path, advertised: str | None) -> list[str]:
-    if os.environ.get("DEV_BROKER") == "noida-db":  # the broker before tansu, kept for an A/B measurement
-        return [_noida_binary(), "start", "--only", "kafka", "--kafka-port", port, "--data-dir", str(data_dir)]
+def _broker_command(host: str, port: str, advertised: str | None) -> list[str]:
     listener = f"tcp://{host or '127.0.0.1'}:{port}"
     return [
         tansu_binary(),
@@ -151,6 +141,7 @@ def ensure_broker(url: str, data_dir: Path, log_file: Path, *, advertised: str |
     tansu keeps every topic and offset in memory only: stopped, it forgets
     them all. ``advertised`` (``host:port``) is the address it tells clients
     to connect to, when that is not ``url`` (a proxy in front of it).
+    ``data_dir`` stays empty: the memory engine writes nothing to disk.
     """
     bootstrap = _bootstrap(url)
     first = bootstrap.split(",")[0]
@@ -161,8 +152,7 @@ def ensure_broker(url: str, data_dir: Path, log_file: Path, *, advertised: str |
         raise RuntimeError(f"no Kafka broker answers at {url}, and it is not on this machine to start one")
     if host in ("localhost", "::1", ""):
         host = "127.0.0.1"  # tansu listens on IPv4 only
-    data_dir.mkdir(parents=True, exist_ok=True)
-    proc = _spawn(_broker_command(host, port, data_dir, advertised), log_file)
+    proc = _spawn(_broker_command(host, port, advertised), log_file)
     _wait("broker", lambda: _port_open(first) and broker_answers(bootstrap), 30, proc, log_file)
     return Server("broker", f"kafka://{bootstrap}", proc)
 
