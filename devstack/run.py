@@ -178,7 +178,7 @@ def supervise(procs: list[subprocess.Popen[bytes]], settings: Settings, env: dic
             if code is None or i in given_up:
                 continue
             lived = time.monotonic() - started[i]
-            quick_exits[i] = quick_exits[i] + 1 if lived < STARTUP_GRACE else 1
+            quick_exits[i] = quick_exits[i] + 1 if lived < STARTUP_GRACE else 0
             others = sum(1 for p in procs if p.poll() is None)
             say(f"worker {i} exited with {code} after {lived:.0f}s")
             if others:

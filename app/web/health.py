@@ -41,7 +41,7 @@ async def _broker() -> None:
 
 
 async def _stats_route() -> None:
-    if not stats_route_known():
+    if not await stats_route_known():
         raise RuntimeError("no owner of the count table known yet (rebalancing): /api/v1/stats would answer 503")
 
 

@@ -29,13 +29,26 @@ MAX_HOURS_BACK = 24 * 365
 async def _learn_changelog_partitions() -> None:
     """Faust's router hashes the key with its *producer's* metadata, which covers only
     topics this worker wrote to; a worker that never wrote the count table could
-    not route to its owner until it fetched the changelog's metadata."""
+    not route to its owner until it fetched the changelog's metadata.
+
+    Asking the broker for one unknown topic by name lets a broker that creates
+    topics on demand (Kafka's default, and tansu) create it with its default
+    partition count, before the count table declares its changelog with one
+    partition; the table then refuses every write. So an unknown changelog is
+    looked up among all topics, which creates none, and learned once it exists.
+    """
     producer = cast(Any, app.producer)._ensure_producer()
-    await producer.partitions_for(counts.changelog_topic.get_topic_name())
+    topic = counts.changelog_topic.get_topic_name()
+    if producer.client.cluster.partitions_for_topic(topic) is None:
+        everything = await producer.client.fetch_all_metadata()
+        if topic not in everything.topics():
+            return
+    await producer.partitions_for(topic)
 
 
-def stats_route_known() -> bool:
+async def stats_route_known() -> bool:
     """Whether this worker knows which worker answers stats (the count table's owner): then it can answer."""
+    await _learn_changelog_partitions()
     try:
         app.router.key_store(counts.name, ROUTING_KEY)
     except KeyError:
