@@ -134,3 +134,46 @@ async def test_a_worker_joining_later_gets_partitions(workers: WorkerFactory, da
     assert stats_of(first) == stats_of(second) == stats_of(third)
     shares = {w.name: (owned(w, "logs.raw"), owned(w)) for w in everyone}
     print(f"\nthird worker in after {took:.1f}s; (logs.raw, logs.events) shares {shares}; stats agree on all three")
+
+
+@pytest.mark.xfail(
+    reason="known loss, open: after a rebalance that keeps a partition on the survivor, the persist stream can skip "
+    "single logs.events offsets right after the seek to the committed offset, and the consumer commits past them "
+    "(seen: p2 offset 124 and p3 offset 118 skipped in batches taken 40 ms after the assignment; earlier, the "
+    "first 29 and 35 envelopes of two partitions). Passes in some runs.",
+    strict=False,
+)
+async def test_a_worker_killed_and_restarted_twice_loses_nothing(workers: WorkerFactory, database_url: str) -> None:
+    """Each kill and each return rebalances the survivor too, while events flow: every one is stored once.
+
+    Checked per event, after the pipeline drained: an event whose offset was
+    committed without its row is named.
+    """
+    (survivor, victim), _ = await start_group(workers, 2)
+    events = 8000
+    flowing = True
+
+    async def flow() -> int:
+        sent = 0
+        while flowing or sent < events:
+            await produce(workers.bootstrap, "logs.raw", [good_event(i) for i in range(sent, sent + 100)])
+            sent += 100
+            await asyncio.sleep(0.05)  # a steady flow, so rebalances fall between and inside batches
+        return sent
+
+    producing = asyncio.create_task(flow())
+    for _ in range(2):
+        await wait_for(lambda: split_between([survivor, victim]), timeout=120, what="the two workers to split")
+        victim.kill()
+        await wait_for(lambda: owned(survivor) == ALL, timeout=120, what="the survivor to own every partition")
+        victim.start()
+    await wait_for(lambda: split_between([survivor, victim]), timeout=120, what="the two workers to split again")
+    flowing = False
+    sent = await producing
+    await wait_drained(workers.bootstrap, workers.app_id, timeout=180)
+    stored = {m for (m,) in query(database_url, "SELECT message FROM logs")}
+    missing = sorted(i for i in range(sent) if f"event {i}" not in stored)
+    assert not missing, f"{len(missing)} of {sent} committed but not stored: events {missing[:20]}"
+    assert query(database_url, "SELECT count(*), count(DISTINCT message) FROM logs") == [(sent, sent)]
+    await wait_for(lambda: exact(survivor, database_url), timeout=60, what="stats = PostgreSQL")
+    print(f"\n{sent} events through two kills and two returns: every one stored once; stats exact")
