@@ -141,7 +141,8 @@ class Database(Service):
         probing = breaker.state is CircuitState.HALF_OPEN
         if not breaker.allow():
             retry = breaker.retry_after()
-            raise CircuitOpen(f"PostgreSQL unavailable (circuit open; next try in {math.ceil(retry)}s)", retry)
+            when = f"next try in {math.ceil(retry)}s" if retry else "a probe is under way"
+            raise CircuitOpen(f"PostgreSQL unavailable (circuit open; {when})", retry)
         try:
             if probing:
                 await self.ping()
