@@ -13,8 +13,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 
+from app.auth import hash_key, new_key
 from tests.integration.test_faults import rows_of, worker_cut_off_from_postgres
 from tests.integration.test_http_api import call
 from tests.support.kafka import wait_drained, wait_for
@@ -163,3 +165,40 @@ async def test_reads_answer_stale_or_fail_fast_while_postgres_is_away_and_fresh_
             f"(TTL {TTL:g} s); fresh {to_fresh:.2f}s after it returned ({requests} requests, "
             f"PG_BREAKER_RESET {RESET:g} s); {len(accepted)} accepted = {len(accepted)} rows"
         )
+
+
+async def test_a_stale_answer_never_crosses_tenants(
+    workers: WorkerFactory, database_url: str, http: aiohttp.ClientSession
+) -> None:
+    acme, globex = new_key(), new_key()
+    keys = {
+        hash_key(acme): {"organization": "acme", "roles": ["ingest", "query"]},
+        hash_key(globex): {"organization": "globex", "roles": ["ingest", "query"]},
+    }
+    env = {"AUTH_ENABLED": "true", "API_KEYS": orjson.dumps(keys).decode(), "CACHE_QUERY_TTL": str(TTL)}
+    async with worker_cut_off_from_postgres(workers, database_url, **env) as (worker, proxy):
+        api = worker.url
+        source = f"tenant-{uuid.uuid4().hex[:6]}"
+        status, body, _ = await call(
+            http, "POST", api + "/api/v1/logs", {"message": "acme only", "source": source}, headers={"X-API-Key": acme}
+        )
+        assert status == 202, body
+        await wait_for(lambda: rows_of(database_url, source)[0] == 1, timeout=60, what="the event stored")
+        path = f"{api}/api/v1/logs?source={source}"
+        status, before, _ = await call(http, "GET", path, headers={"X-API-Key": acme})
+        assert status == 200 and len(before["content"]) == 1
+
+        proxy.cut()
+        assert (await call(http, "GET", api + "/ready"))[0] == 503  # opens the breaker
+
+        async def acme_stale() -> bool:
+            status, body, headers = await call(http, "GET", path, headers={"X-API-Key": acme})
+            assert status == 200 and body == before, body
+            return headers.get("Warning") == STALE
+
+        await wait_for(acme_stale, timeout=10, what="acme's answer served stale")
+        # The same request by another organization: not acme's answer, stale or not.
+        status, body, headers = await call(http, "GET", path, headers={"X-API-Key": globex})
+        assert (status, body["code"]) == (503, "database_unavailable"), body
+        assert "Warning" not in headers
+        proxy.restore()
