@@ -102,3 +102,5 @@ STALE_ANSWERS: Final = Counter(
     "Reads answered from a cached answer past its TTL because PostgreSQL was unavailable, by kind.",
     ["kind"],
 )
+for _kind in ("query", "event", "stats"):  # exported at 0 from the start, so rate() sees the first stale answer
+    STALE_ANSWERS.labels(_kind)
