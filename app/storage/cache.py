@@ -104,16 +104,14 @@ class Cache(Service):
         CACHE_REQUESTS.labels(kind, "hit" if fresh else "miss").inc()
         return answer
 
-    async def set_answer(self, key: str, body: bytes, keep: float) -> CachedAnswer:
+    async def set_answer(self, key: str, body: bytes, keep: float) -> None:
         """Store ``body`` as made now, kept ``keep`` seconds (its TTL, or longer to serve it stale)."""
-        answer = CachedAnswer(body, time.time())
         if not self.available:
-            return answer
+            return
         try:
-            await self._client.set(key, pack_answer(answer), px=max(int(keep * 1000), 1))
+            await self._client.set(key, pack_answer(CachedAnswer(body, time.time())), px=max(int(keep * 1000), 1))
         except (redis.RedisError, OSError) as exc:
             self._failed(exc)
-        return answer
 
     @property
     def available(self) -> bool:

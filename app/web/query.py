@@ -55,7 +55,7 @@ def page_body(query: LogQuery, rows: list[Any], total: int | None) -> dict[str, 
     return body
 
 
-async def answer_query(view: web.View, request: web.Request, *, spring_paging: bool) -> web.Response:
+async def answer_query(request: web.Request, *, spring_paging: bool) -> web.Response:
     """Answer a query; ``spring_paging`` makes offset pages (``page`` 0, ``size`` 20) the default."""
     try:
         if spring_paging:
@@ -84,12 +84,12 @@ class Logs(IngestOne):
     """GET: query; POST: ingest one event (the same path serves both, as the Java system's did)."""
 
     async def get(self, request: web.Request) -> web.Response:
-        return await answer_query(self, request, spring_paging=False)
+        return await answer_query(request, spring_paging=False)
 
 
 class JavaQuery(web.View):
     async def get(self, request: web.Request) -> web.Response:
-        return await answer_query(self, request, spring_paging=True)
+        return await answer_query(request, spring_paging=True)
 
 
 for path in ("/gateway/api/query/logs", "/gateway/api/query/search"):
