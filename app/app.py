@@ -114,6 +114,9 @@ database = Database(
     before_ready=lambda pool: partitions.maintain(
         pool, days_ahead=settings.partition_days_ahead, retention_days=settings.retention_days
     ),
+    breaker_failures=settings.pg_breaker_failures,
+    breaker_reset=settings.pg_breaker_reset,
+    read_timeout=settings.pg_read_timeout,
 )
 cache = Cache(settings.redis_url)
 rate_limiter = RateLimiter(cache, settings) if settings.rate_limits_enabled else None

@@ -2,6 +2,7 @@
 
     LogpipeError
     └── StorageUnavailable   (retriable: PostgreSQL or Redis cannot be reached now)
+        └── CircuitOpen      (retriable: not even tried, the breaker says PostgreSQL is away)
 
 Rows PostgreSQL refuses for good are not an exception but a result: the
 storage layer isolates them and returns them for dead-lettering.
@@ -24,3 +25,14 @@ class StorageUnavailable(LogpipeError):
     """A store cannot be reached or is restarting; trying again later may work."""
 
     retriable = True
+
+
+class CircuitOpen(StorageUnavailable):
+    """A read was not sent: the circuit breaker is open after PostgreSQL kept failing.
+
+    ``retry_after`` is how long until the breaker lets a probe through.
+    """
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

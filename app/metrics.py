@@ -68,7 +68,7 @@ TAIL_CLIENTS: Final = Gauge("logpipe_tail_clients", "Live-tail clients connected
 TAIL_DROPPED: Final = Counter("logpipe_tail_dropped_total", "Live-tail clients dropped for falling behind.")
 CACHE_REQUESTS: Final = Counter(
     "logpipe_cache_requests_total",
-    "Response-cache lookups by kind (query, stats) and result (hit, miss, error).",
+    "Response-cache lookups by kind (query, event, stats) and result (hit: fresh, miss: none fresh, error).",
     ["kind", "result"],
 )
 RATE_LIMITED: Final = Counter(
@@ -89,3 +89,18 @@ BROKER_REACHABLE: Final = Gauge("logpipe_broker_reachable", "1 while this worker
 INGEST_SHED: Final = Counter(
     "logpipe_ingest_shed_total", "Ingest requests refused to protect the pipeline, by reason.", ["reason"]
 )
+CIRCUIT_STATE: Final = Gauge(
+    "logpipe_circuit_state", "Circuit breaker state by dependency: 0 closed, 1 half-open, 2 open.", ["dependency"]
+)
+CIRCUIT_TRANSITIONS: Final = Counter(
+    "logpipe_circuit_transitions_total",
+    "Circuit breaker transitions by dependency and the state entered.",
+    ["dependency", "state"],
+)
+STALE_ANSWERS: Final = Counter(
+    "logpipe_stale_answers_total",
+    "Reads answered from a cached answer past its TTL because PostgreSQL was unavailable, by kind.",
+    ["kind"],
+)
+for _kind in ("query", "event", "stats"):  # exported at 0 from the start, so rate() sees the first stale answer
+    STALE_ANSWERS.labels(_kind)

@@ -86,6 +86,24 @@ class Settings(BaseSettings):
     pg_retry_max_delay: float = Field(
         5.0, gt=0, description="PG_RETRY_MAX_DELAY: cap of the backoff while PostgreSQL is away."
     )
+    pg_breaker_failures: int = Field(
+        3,
+        ge=1,
+        description="PG_BREAKER_FAILURES: consecutive failed reads that open the PostgreSQL circuit breaker; "
+        "while it is open reads answer from the cache (marked stale) or 503 at once, never waiting on PostgreSQL.",
+    )
+    pg_breaker_reset: float = Field(
+        5.0,
+        gt=0,
+        description="PG_BREAKER_RESET seconds the breaker stays open before one probe read is let through "
+        "(half-open); the probe's success closes it.",
+    )
+    pg_read_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="PG_READ_TIMEOUT seconds a read may wait for a connection and its answer before it counts "
+        "as a failure: a PostgreSQL behind a silent network answers nothing, never an error.",
+    )
 
     # -- HTTP ingest -----------------------------------------------------------------
     ingest_max_body_bytes: int = Field(
@@ -144,6 +162,13 @@ class Settings(BaseSettings):
     # -- response cache (Redis) ---------------------------------------------------------
     cache_query_ttl: float = Field(5.0, ge=0, description="CACHE_QUERY_TTL seconds for query answers; 0 = off.")
     cache_stats_ttl: float = Field(1.0, ge=0, description="CACHE_STATS_TTL seconds for stats answers; 0 = off.")
+    cache_stale_max: float = Field(
+        3600.0,
+        ge=0,
+        description="CACHE_STALE_MAX seconds an answer is kept after it was made: past its TTL it is no longer "
+        "fresh, but while PostgreSQL is unavailable it is served marked stale (Age, Warning 110); 0 = no stale "
+        "answers.",
+    )
 
     # -- retention -------------------------------------------------------------------
     retention_days: int = Field(

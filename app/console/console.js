@@ -13,6 +13,9 @@ const timeFormat = new Intl.DateTimeFormat(undefined, {
   hour: "2-digit", minute: "2-digit", second: "2-digit", fractionalSecondDigits: 3, hourCycle: "h23",
 });
 const numberFormat = new Intl.NumberFormat();
+const clockFormat = new Intl.DateTimeFormat(undefined, {
+  hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+});
 
 class ApiError extends Error {
   constructor(status, code, message) {
@@ -30,6 +33,12 @@ function authHeaders() {
 }
 
 async function api(path, options = {}) {
+  return (await apiAnswer(path, options)).body;
+}
+
+// The body and, when the API answered from its cache because PostgreSQL is away (Warning 110), the time that
+// answer was made (staleAt; from its Age, in this browser's clock). The body of a stale answer is unchanged.
+async function apiAnswer(path, options = {}) {
   let response;
   try {
     response = await fetch(path, { ...options, headers: { ...authHeaders(), ...(options.headers || {}) } });
@@ -43,7 +52,15 @@ async function api(path, options = {}) {
     const message = (body && body.message) || `${response.status} ${response.statusText}`;
     throw new ApiError(response.status, body && body.code, message);
   }
-  return body;
+  const stale = (response.headers.get("Warning") || "").startsWith("110");
+  const age = Number.parseInt(response.headers.get("Age") || "0", 10) || 0;
+  return { body, staleAt: stale ? new Date(Date.now() - age * 1000) : null };
+}
+
+function showStale(staleAt) {
+  const banner = $("stale");
+  banner.hidden = !staleAt;
+  banner.textContent = staleAt ? `database unavailable: showing results from ${clockFormat.format(staleAt)}` : "";
 }
 
 function explain(err) {
@@ -219,6 +236,21 @@ let current = null; // the state of the search on screen
 let nextCursor = null;
 let trimmed = false;
 let generation = 0; // bumped by each search: answers to an older one are stale and dropped
+let shown = null; // the filters of the results on screen and the exact request they answered
+
+// PostgreSQL away (503 database_unavailable) and the same filters as on screen, only the relative time window
+// moved on: the API may still hold the answer to the request on screen in its cache, so ask for exactly that.
+async function searchAnswer(params, state) {
+  const filters = JSON.stringify(state);
+  try {
+    const answer = await apiAnswer(`/api/v1/logs?${params}`);
+    shown = { filters, params: String(params) };
+    return answer;
+  } catch (err) {
+    if (err.code !== "database_unavailable" || !shown || shown.filters !== filters) throw err;
+    return apiAnswer(`/api/v1/logs?${shown.params}`);
+  }
+}
 
 async function search(pushUrl) {
   const mine = ++generation;
@@ -231,9 +263,10 @@ async function search(pushUrl) {
   try {
     const params = filterParams(current, true);
     params.set("limit", String(PAGE_SIZE));
-    const page = await api(`/api/v1/logs?${params}`);
+    const { body: page, staleAt } = await searchAnswer(params, current);
     if (mine !== generation) return;
     showError(null);
+    showStale(staleAt);
     const list = $("events");
     list.replaceChildren(...page.content.map((event) => eventItem(event, false)));
     nextCursor = page.next_cursor;
@@ -241,6 +274,8 @@ async function search(pushUrl) {
   } catch (err) {
     if (mine !== generation) return;
     $("events").replaceChildren();
+    shown = null;
+    showStale(null);
     showError(err);
     setStatus("");
   } finally {
@@ -258,9 +293,10 @@ async function loadMore() {
     const params = filterParams(current, true);
     params.set("limit", String(PAGE_SIZE));
     params.set("cursor", nextCursor);
-    const page = await api(`/api/v1/logs?${params}`);
+    const { body: page, staleAt } = await apiAnswer(`/api/v1/logs?${params}`);
     if (mine !== generation) return;
     showError(null);
+    showStale(staleAt);
     $("events").append(...page.content.map((event) => eventItem(event, false)));
     nextCursor = page.next_cursor;
     setStatus(`${$("events").children.length}${nextCursor ? "+" : ""} events`);

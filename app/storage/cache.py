@@ -3,13 +3,20 @@
 Redis is an optimisation, never a dependency: every call fails soft. After
 a failure Redis is left alone for a few seconds, so a dead Redis costs
 requests nothing rather than a connect timeout each.
+
+A cached answer is kept with the wall-clock time it was made (every worker
+reads every other's, so not a monotonic clock): fresh for its TTL, and kept
+longer (``CACHE_STALE_MAX``) so that it can still be served, marked stale,
+while PostgreSQL is away.
 """
 
 from __future__ import annotations
 
 import logging
+import struct
 import time
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any, Final, cast
 
 import redis.asyncio as redis
 from mode import Service
@@ -20,6 +27,34 @@ from app.metrics import CACHE_REQUESTS
 log = logging.getLogger(__name__)
 BACKOFF_SECONDS = 5.0
 MAX_CONNECTIONS = 32
+# A stored answer: this tag, the epoch seconds it was made (big-endian double), the body. A value
+# without the tag (written before answers carried their time) is a miss, never a body.
+_ANSWER_TAG: Final = b"\x00lpa1"
+_STAMP: Final = struct.Struct(">d")
+
+
+@dataclass(frozen=True)
+class CachedAnswer:
+    """A response body and when it was made (epoch seconds)."""
+
+    body: bytes
+    made_at: float
+
+    def age(self, now: float) -> float:
+        return max(0.0, now - self.made_at)
+
+
+def pack_answer(answer: CachedAnswer) -> bytes:
+    return _ANSWER_TAG + _STAMP.pack(answer.made_at) + answer.body
+
+
+def unpack_answer(value: bytes) -> CachedAnswer | None:
+    """The answer a cache value holds, or ``None`` for a value in no form we wrote."""
+    head = len(_ANSWER_TAG) + _STAMP.size
+    if not value.startswith(_ANSWER_TAG) or len(value) < head:
+        return None
+    (made_at,) = _STAMP.unpack_from(value, len(_ANSWER_TAG))
+    return CachedAnswer(value[head:], made_at)
 
 
 class Cache(Service):
@@ -49,8 +84,12 @@ class Cache(Service):
             log.warning("Redis unavailable (%s); serving uncached for %.0fs", exc, BACKOFF_SECONDS)
         self._skip_until = time.monotonic() + BACKOFF_SECONDS
 
-    async def get(self, kind: str, key: str) -> bytes | None:
-        """The cached value, or ``None`` on a miss or when Redis is away."""
+    async def get_answer(self, kind: str, key: str, fresh_for: float) -> CachedAnswer | None:
+        """The cached answer however old, or ``None`` on a miss or when Redis is away.
+
+        Counted as a hit only when it is at most ``fresh_for`` seconds old: an
+        older one is served only while PostgreSQL cannot give a fresh one.
+        """
         if not self.available:
             CACHE_REQUESTS.labels(kind, "error").inc()
             return None
@@ -60,14 +99,17 @@ class Cache(Service):
             self._failed(exc)
             CACHE_REQUESTS.labels(kind, "error").inc()
             return None
-        CACHE_REQUESTS.labels(kind, "hit" if value is not None else "miss").inc()
-        return value
+        answer = unpack_answer(value) if value is not None else None
+        fresh = answer is not None and answer.age(time.time()) <= fresh_for
+        CACHE_REQUESTS.labels(kind, "hit" if fresh else "miss").inc()
+        return answer
 
-    async def set(self, key: str, value: bytes, ttl: float) -> None:
+    async def set_answer(self, key: str, body: bytes, keep: float) -> None:
+        """Store ``body`` as made now, kept ``keep`` seconds (its TTL, or longer to serve it stale)."""
         if not self.available:
             return
         try:
-            await self._client.set(key, value, px=max(int(ttl * 1000), 1))
+            await self._client.set(key, pack_answer(CachedAnswer(body, time.time())), px=max(int(keep * 1000), 1))
         except (redis.RedisError, OSError) as exc:
             self._failed(exc)
 

@@ -4,23 +4,38 @@ A worker starts even when PostgreSQL is away (ingest must keep accepting
 into Kafka); this service keeps trying in the background to reach it,
 create the database and apply migrations, and agents wait on
 :meth:`Database.wait_ready` before they write.
+
+Reads for HTTP answers go through :meth:`Database.read` and its circuit
+breaker instead: a request must not wait on a PostgreSQL that keeps
+failing, when the cache may hold an answer or a 503 tells the client to
+come back. Writes never go through it; they wait and retry.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import aiopg
 import orjson
 import psycopg2.extras
 from mode import Service
 
-from app.errors import StorageUnavailable
+from app.breaker import CircuitBreaker, CircuitState
+from app.errors import CircuitOpen, StorageUnavailable
+from app.metrics import CIRCUIT_STATE, CIRCUIT_TRANSITIONS
 from app.storage import migrate, postgres
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+DEPENDENCY = "postgres"
+# The half-open probe asks PostgreSQL for SELECT 1 this long at most before the read itself: a network
+# that still drops everything costs the probing request this, not the whole read timeout.
+PROBE_TIMEOUT = 1.0
+_STATE_VALUES = {CircuitState.CLOSED: 0, CircuitState.HALF_OPEN: 1, CircuitState.OPEN: 2}
 
 # jsonb read back with orjson, as it was written: a number too large for 64 bits
 # (PostgreSQL keeps 1e20 as the integer 100000000000000000000) comes back a float,
@@ -38,9 +53,17 @@ class Database(Service):
         pool_size: int,
         max_delay: float,
         before_ready: Callable[[aiopg.Pool], Awaitable[object]] | None = None,
+        *,
+        breaker_failures: int = 3,
+        breaker_reset: float = 5.0,
+        read_timeout: float = 10.0,
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.breaker = CircuitBreaker(breaker_failures, breaker_reset, on_change=_report_transition)
+        # Read at scrape time: the move to half-open happens by time alone, with no call to notice it.
+        CIRCUIT_STATE.labels(DEPENDENCY).set_function(lambda: _STATE_VALUES[self.breaker.state])
+        self._read_timeout = read_timeout
         self._dsn = dsn
         self._before_ready = before_ready
         self._pool_size = pool_size
@@ -88,5 +111,56 @@ class Database(Service):
             self._pool.close()
             await self._pool.wait_closed()
 
-    async def ping(self) -> None:
-        await postgres.ping(self.pool)
+    async def ping(self, within: float = PROBE_TIMEOUT) -> None:
+        """The readiness probe: always asks PostgreSQL. Its failure opens the breaker at once; its success
+        closes a breaker that is due a probe (half-open), never one still open."""
+        try:
+            async with asyncio.timeout(within):
+                await postgres.ping(self.pool)
+        except TimeoutError as exc:
+            self.breaker.trip()
+            raise StorageUnavailable(f"PostgreSQL unavailable: no answer within {within:g}s") from exc
+        except StorageUnavailable:
+            self.breaker.trip()
+            raise
+        if self.breaker.state is not CircuitState.OPEN:
+            self.breaker.succeeded()
+
+    async def read(self, operation: Callable[[aiopg.Pool], Awaitable[T]]) -> T:
+        """Run a read through the circuit breaker, within ``read_timeout``.
+
+        Raises :class:`CircuitOpen` at once, without touching PostgreSQL, while
+        the breaker is open (or another request holds the half-open probe);
+        :class:`StorageUnavailable` when the read fails or takes too long,
+        which counts towards opening it. Either way the caller answers from
+        the cache or with a fast 503.
+        """
+        if not self.is_ready:
+            raise StorageUnavailable("PostgreSQL is not reachable yet")
+        breaker = self.breaker
+        probing = breaker.state is CircuitState.HALF_OPEN
+        if not breaker.allow():
+            retry = breaker.retry_after()
+            when = f"next try in {math.ceil(retry)}s" if retry else "a probe is under way"
+            raise CircuitOpen(f"PostgreSQL unavailable (circuit open; {when})", retry)
+        try:
+            if probing:
+                await self.ping()
+            async with asyncio.timeout(self._read_timeout):
+                result = await operation(self.pool)
+        except StorageUnavailable:
+            breaker.failed()
+            raise
+        except TimeoutError as exc:
+            breaker.failed()
+            raise StorageUnavailable("PostgreSQL unavailable: no answer in time") from exc
+        breaker.succeeded()
+        return result
+
+
+def _report_transition(old: CircuitState, new: CircuitState) -> None:
+    CIRCUIT_TRANSITIONS.labels(DEPENDENCY, new.value).inc()
+    if new is CircuitState.OPEN:
+        log.warning("PostgreSQL circuit %s -> open: reads answer from the cache or 503 until a probe succeeds", old)
+    else:
+        log.info("PostgreSQL circuit %s -> %s", old, new)

@@ -53,6 +53,11 @@ async def json_errors(request: aioweb.Request, handler: Handler) -> aioweb.Strea
         )
 
 
-def database_unavailable(reason: str = "PostgreSQL is not reachable yet") -> web.Response:
-    """503 for a read that needs PostgreSQL while it is away (ingest does not: it goes to Kafka)."""
-    return error_response(503, "database_unavailable", reason, retry_after=2)
+def database_unavailable(
+    reason: str = "PostgreSQL is not reachable yet", retry_after: int | None = None
+) -> web.Response:
+    """503 for a read that needs PostgreSQL while it is away (ingest does not: it goes to Kafka).
+
+    ``retry_after``: when the circuit breaker lets a probe through; 2 s when nobody knows.
+    """
+    return error_response(503, "database_unavailable", reason, retry_after=max(1, retry_after or 2))

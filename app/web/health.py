@@ -6,7 +6,9 @@ down; it answers 503 unless all are up, and so only when every route of
 this worker can answer (``stats``: the count table's owner is known, else
 ``/api/v1/stats`` could not be routed). It also shows the pipeline's state
 (broker reachable, lag, whether ingest is shedding load: that alone does not
-make a worker unready) and lists the partitions this worker owns, by topic.
+make a worker unready), the state of the circuit breaker around PostgreSQL
+reads (``circuits``; a failed PostgreSQL check here opens it), and lists the
+partitions this worker owns, by topic.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ async def _stats_route() -> None:
 async def _database() -> None:
     if not database.is_ready:
         raise RuntimeError("schema not ready yet")
-    await database.ping()
+    await database.ping(within=CHECK_TIMEOUT * 0.9)  # its own timeout, inside ours: a silence opens the breaker
 
 
 @app.page("/health")
@@ -83,7 +85,13 @@ class Ready(web.View):
         if not ready:
             down = ", ".join(name for name, check in checks.items() if check["status"] != "up")
             body |= {"code": "not_ready", "message": f"not ready: {down} down"}
-        body |= {"checks": checks, "pipeline": watch.report(), "partitions": assigned_partitions()}
+        body |= {
+            "checks": checks,
+            # After the checks: a failed PostgreSQL probe has just opened the breaker.
+            "circuits": {"postgres": database.breaker.state.value},
+            "pipeline": watch.report(),
+            "partitions": assigned_partitions(),
+        }
         if ready:
             return self.json(body)
         return self.json(body, status=503, headers={"Retry-After": str(NOT_READY_RETRY_AFTER)})

@@ -62,6 +62,7 @@ class Operation:
     body: str | None = None  # "event" | "batch" | "replay"
     produces: str = "application/json"
     extra: dict[str, Any] = field(default_factory=dict)
+    cached: bool = False  # a read from PostgreSQL through the cache: may answer stale while it is away
 
 
 _FILTERS: Final = (
@@ -111,9 +112,25 @@ OPERATIONS: Final = (
     ),
     Operation("post", "/api/v1/logs/batch", "Ingest a JSON array or NDJSON", "ingest", _INGEST_BATCH, body="batch"),
     Operation("post", "/producer/api/logs/batch", "Ingest a batch (Java route)", "ingest", _INGEST_BATCH, body="batch"),
-    Operation("get", "/api/v1/logs", "Query and search logs", "query", _QUERY, _FILTERS),
-    Operation("get", "/gateway/api/query/logs", "Query logs, Spring pages (Java route)", "query", _QUERY, _FILTERS),
-    Operation("get", "/gateway/api/query/search", "Search logs, Spring pages (Java route)", "query", _QUERY, _FILTERS),
+    Operation("get", "/api/v1/logs", "Query and search logs", "query", _QUERY, _FILTERS, cached=True),
+    Operation(
+        "get",
+        "/gateway/api/query/logs",
+        "Query logs, Spring pages (Java route)",
+        "query",
+        _QUERY,
+        _FILTERS,
+        cached=True,
+    ),
+    Operation(
+        "get",
+        "/gateway/api/query/search",
+        "Search logs, Spring pages (Java route)",
+        "query",
+        _QUERY,
+        _FILTERS,
+        cached=True,
+    ),
     Operation(
         "get",
         "/api/v1/logs/{event_id}",
@@ -121,6 +138,7 @@ OPERATIONS: Final = (
         "query",
         _ONE_EVENT,
         (Param("event_id", "The event's UUID.", where="path"),),
+        cached=True,
     ),
     Operation(
         "get",
@@ -135,9 +153,9 @@ OPERATIONS: Final = (
         ),
         produces="text/event-stream",
     ),
-    Operation("get", "/api/v1/stats", "Live counts", "stats", _STATS, _HOURS_BACK),
-    Operation("get", "/api/v1/logs/stats", "Live counts (Java route)", "stats", _STATS, _HOURS_BACK),
-    Operation("get", "/gateway/api/query/stats", "Live counts (Java route)", "stats", _STATS, _HOURS_BACK),
+    Operation("get", "/api/v1/stats", "Live counts", "stats", _STATS, _HOURS_BACK, cached=True),
+    Operation("get", "/api/v1/logs/stats", "Live counts (Java route)", "stats", _STATS, _HOURS_BACK, cached=True),
+    Operation("get", "/gateway/api/query/stats", "Live counts (Java route)", "stats", _STATS, _HOURS_BACK, cached=True),
     Operation(
         "get",
         "/api/v1/dlq",
@@ -215,6 +233,12 @@ def build_openapi() -> dict[str, Any]:
                 "description": _DESCRIPTIONS.get(status, ""),
                 "content": {content_type: {"schema": schema}},
             }
+            if status in (429, 503):
+                responses[str(status)]["headers"] = {"Retry-After": _RETRY_AFTER}
+        if op.cached:
+            responses["200"]["headers"] = _STALE_HEADERS
+            responses["200"]["description"] = _STALE_OK
+            responses["503"]["description"] = _STALE_503
         operation: dict[str, Any] = {
             "summary": op.summary,
             "tags": [op.tag],
@@ -283,6 +307,28 @@ _DESCRIPTIONS: Final = {
     429: "Over the client's rate limit, or ingest shed while the pipeline catches up; retry after Retry-After",
     503: "A dependency is unavailable; retry after Retry-After seconds",
 }
+
+_RETRY_AFTER: Final = {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}
+_STALE_HEADERS: Final = {
+    "Age": {
+        "description": "Only on a stale answer: seconds since it was made.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "Warning": {
+        "description": 'Only on a stale answer: `110 - "Response is Stale"`.',
+        "schema": {"type": "string"},
+    },
+}
+_STALE_OK: Final = (
+    "OK. While PostgreSQL is unavailable (its circuit breaker open) the last cached answer to the same request, "
+    "at most CACHE_STALE_MAX old and never another organization's, is served with the body unchanged and "
+    '`Age` and `Warning: 110 - "Response is Stale"` headers. (Live counts without `hoursBack` come from the '
+    "count table and are always current.)"
+)
+_STALE_503: Final = (
+    "`database_unavailable`: PostgreSQL is unavailable and no cached answer to this request is held; answered at "
+    "once, without waiting on the database; retry after Retry-After seconds"
+)
 
 _SWAGGER_DIR: Final = Path(swagger_ui_path)
 _DOCS_PAGE: Final = """<!doctype html>

@@ -3,7 +3,9 @@
 ``GET /api/v1/logs`` (also ``POST`` there: ingest one event),
 ``GET /gateway/api/query/logs`` and ``GET /gateway/api/query/search`` (the
 Java system's), ``GET /api/v1/logs/{id}``. Answers are cached in Redis for
-``CACHE_QUERY_TTL`` seconds under a key derived from the normalised query.
+``CACHE_QUERY_TTL`` seconds under a key derived from the normalised query
+(an event: its id) and who may see it, and served stale while PostgreSQL is
+away (:mod:`app.web.cached`).
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ import math
 import uuid
 from typing import Any, cast
 
+import aiopg
 import orjson
 from faust import web
 
-from app.app import app, cache, database, settings
-from app.errors import StorageUnavailable
+from app.app import app, settings
 from app.query import LogQuery, Params, QueryError, java_event, next_cursor, parse_query, row_to_event
 from app.storage import reads
 from app.web.auth import TenantMismatch, cache_scope, forbidden, scope_query, tenant_of
-from app.web.errors import database_unavailable, error_response
+from app.web.cached import read_through
+from app.web.errors import error_response
 from app.web.ingest import IngestOne
 
 
@@ -52,7 +55,7 @@ def page_body(query: LogQuery, rows: list[Any], total: int | None) -> dict[str, 
     return body
 
 
-async def answer_query(view: web.View, request: web.Request, *, spring_paging: bool) -> web.Response:
+async def answer_query(request: web.Request, *, spring_paging: bool) -> web.Response:
     """Answer a query; ``spring_paging`` makes offset pages (``page`` 0, ``size`` 20) the default."""
     try:
         if spring_paging:
@@ -67,19 +70,13 @@ async def answer_query(view: web.View, request: web.Request, *, spring_paging: b
     except TenantMismatch as exc:
         return forbidden(exc)
     key = query.cache_key(cache_scope(tenant))
-    if settings.cache_query_ttl and (cached := await cache.get("query", key)) is not None:
-        return view.bytes(cached, content_type="application/json")
-    if not database.is_ready:
-        return database_unavailable()
-    try:
-        rows = await reads.fetch_page(database.pool, query)
-        total = await reads.count_matching(database.pool, query) if query.page is not None else None
-    except StorageUnavailable as exc:
-        return database_unavailable(str(exc))
-    body = orjson.dumps(page_body(query, rows, total))
-    if settings.cache_query_ttl:
-        await cache.set(key, body, settings.cache_query_ttl)
-    return view.bytes(body, content_type="application/json")
+
+    async def compute(pool: aiopg.Pool) -> bytes:
+        rows = await reads.fetch_page(pool, query)
+        total = await reads.count_matching(pool, query) if query.page is not None else None
+        return orjson.dumps(page_body(query, rows, total))
+
+    return await read_through("query", key, settings.cache_query_ttl, compute)
 
 
 @app.page("/api/v1/logs")
@@ -87,12 +84,12 @@ class Logs(IngestOne):
     """GET: query; POST: ingest one event (the same path serves both, as the Java system's did)."""
 
     async def get(self, request: web.Request) -> web.Response:
-        return await answer_query(self, request, spring_paging=False)
+        return await answer_query(request, spring_paging=False)
 
 
 class JavaQuery(web.View):
     async def get(self, request: web.Request) -> web.Response:
-        return await answer_query(self, request, spring_paging=True)
+        return await answer_query(request, spring_paging=True)
 
 
 for path in ("/gateway/api/query/logs", "/gateway/api/query/search"):
@@ -102,13 +99,14 @@ for path in ("/gateway/api/query/logs", "/gateway/api/query/search"):
 @app.page("/api/v1/logs/{event_id:[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}}")
 class OneLog(web.View):
     async def get(self, request: web.Request, event_id: str) -> web.Response:
-        if not database.is_ready:
-            return database_unavailable()
-        try:
-            row = await reads.get_event(database.pool, uuid.UUID(event_id))
-        except StorageUnavailable as exc:
-            return database_unavailable(str(exc))
         tenant = tenant_of(request)
-        if row is None or (tenant is not None and row[5] != tenant):  # another tenant's: as if absent
-            return error_response(404, "not_found", f"no event with id {event_id}")
-        return self.json(java_event(row_to_event(row)))
+        wanted = uuid.UUID(event_id)
+
+        async def compute(pool: aiopg.Pool) -> bytes | web.Response:
+            row = await reads.get_event(pool, wanted)
+            if row is None or (tenant is not None and row[5] != tenant):  # another tenant's: as if absent
+                return error_response(404, "not_found", f"no event with id {event_id}")
+            return orjson.dumps(java_event(row_to_event(row)))
+
+        key = f"logpipe:event:{cache_scope(tenant)}:{wanted}"
+        return await read_through("event", key, settings.cache_query_ttl, compute)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -113,6 +113,10 @@ class ReadyOut(BaseModel):
     code: str | None = Field(None, description="not_ready when status is DOWN (with message), as every 503 has.")
     message: str | None = None
     checks: dict[str, Check]
+    circuits: dict[str, Literal["closed", "open", "half_open"]] = Field(
+        description="Circuit breakers by dependency (postgres): open means reads answer from the cache, marked "
+        "stale, or 503 at once; half_open lets one probe read through."
+    )
     pipeline: PipelineOut
     partitions: dict[str, list[int]]
 

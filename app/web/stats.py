@@ -4,7 +4,8 @@
 ``GET /gateway/api/query/stats``. Every worker answers: the request is
 served by (or forwarded to) the worker owning the count table (see
 :mod:`app.tables.counts`). ``hoursBack=N`` adds the per-level counts of
-events whose timestamp falls in the last N hours, from PostgreSQL.
+events whose timestamp falls in the last N hours, from PostgreSQL (cached,
+and served stale while PostgreSQL is away: :mod:`app.web.cached`).
 """
 
 from __future__ import annotations
@@ -12,16 +13,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+import aiopg
 import orjson
 from faust import web
 from faust.web.exceptions import WebError
 
-from app.app import app, cache, database, settings
-from app.errors import StorageUnavailable
+from app.app import app, settings
 from app.storage import reads
 from app.tables.counts import ROUTING_KEY, counts, current_stats
 from app.web.auth import cache_scope, tenant_of
-from app.web.errors import database_unavailable, error_response
+from app.web.cached import read_through
+from app.web.errors import error_response
 
 MAX_HOURS_BACK = 24 * 365
 
@@ -83,29 +85,14 @@ class Stats(web.View):
             error = {"field": "hoursBack", "rule": "range", "message": message}
             return error_response(400, "invalid_parameter", message, errors=[error])
         key = f"logpipe:stats:{cache_scope(tenant)}:{hours}"
-        if settings.cache_stats_ttl and (cached := await cache.get("stats", key)) is not None:
-            return self.bytes(cached, content_type="application/json")
-        if not database.is_ready:
-            return database_unavailable()
-        since = datetime.now(UTC) - timedelta(hours=hours)
-        try:
-            levels = await reads.level_counts_since(database.pool, since, tenant)
-        except StorageUnavailable as exc:
-            return database_unavailable(str(exc))
-        body = orjson.dumps(
-            {
-                **current_stats(tenant=tenant),
-                "window": {
-                    "hoursBack": hours,
-                    "since": since.isoformat(),
-                    "total": sum(levels.values()),
-                    "levels": levels,
-                },
-            }
-        )
-        if settings.cache_stats_ttl:
-            await cache.set(key, body, settings.cache_stats_ttl)
-        return self.bytes(body, content_type="application/json")
+
+        async def compute(pool: aiopg.Pool) -> bytes:
+            since = datetime.now(UTC) - timedelta(hours=hours)
+            levels = await reads.level_counts_since(pool, since, tenant)
+            window = {"hoursBack": hours, "since": since.isoformat(), "total": sum(levels.values()), "levels": levels}
+            return orjson.dumps({**current_stats(tenant=tenant), "window": window})
+
+        return await read_through("stats", key, settings.cache_stats_ttl, compute)
 
 
 for path in ("/api/v1/stats", "/api/v1/logs/stats", "/gateway/api/query/stats"):

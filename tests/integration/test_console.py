@@ -11,7 +11,7 @@ import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +22,7 @@ import pytest
 from playwright.async_api import Browser, Page, Request, Route, async_playwright, expect
 
 from app.auth import hash_key, new_key
+from tests.integration.test_faults import worker_cut_off_from_postgres
 from tests.integration.test_http_api import call, ready_worker
 from tests.integration.test_pipeline import query
 from tests.support.kafka import produce, wait_for
@@ -279,3 +280,63 @@ async def test_console_with_api_keys(
     await post(http, api, {"message": "acme rollback started", "source": "ci"}, headers={"X-API-Key": key})
     await expect(messages(page).first).to_contain_text("acme rollback started", timeout=2000)
     await page.close()
+
+
+async def test_banner_while_answers_are_stale(
+    workers: WorkerFactory, database_url: str, http: aiohttp.ClientSession, browser: Browser
+) -> None:
+    source = f"stale-{uuid.uuid4().hex[:6]}"
+    env = {"CACHE_QUERY_TTL": "1", "PG_BREAKER_RESET": "1"}
+    async with worker_cut_off_from_postgres(workers, database_url, **env) as (worker, proxy):
+        api = worker.url
+        for message in ("checkout started", "checkout paid"):
+            await post(http, api, {"message": message, "source": source})
+        await wait_for(
+            lambda: query(database_url, "SELECT count(*) FROM logs WHERE source = %s", source)[0][0] == 2,
+            timeout=30,
+            what="the events in PostgreSQL",
+        )
+        page = await browser.new_page(viewport={"width": 1280, "height": 900}, timezone_id="UTC")
+        made_from = datetime.now(UTC)
+        async with page.expect_request(lambda r: "/api/v1/logs?" in r.url) as searched:
+            await page.goto(f"{api}/?source={source}")
+        await expect(messages(page)).to_have_count(2)
+        made_until = datetime.now(UTC)
+        asked = (await searched.value).url
+        banner = page.locator("#stale")
+        await expect(banner).to_be_hidden()
+
+        proxy.cut()
+        await wait_for(
+            lambda: worker.get("/ready")[1]["circuits"]["postgres"] == "open", timeout=10, what="the breaker open"
+        )
+
+        async def stale_now() -> bool:
+            return "Warning" in (await call(http, "GET", asked))[2]
+
+        await wait_for(stale_now, timeout=10, what="the answer on screen past its TTL")
+        # Searching again: the new time window is not cached, the results on screen are; they stay, marked.
+        await page.click("#search-button")
+        await expect(banner).to_be_visible()
+        text = await banner.inner_text()
+        found = re.fullmatch(r"database unavailable: showing results from (\d\d:\d\d:\d\d)", text)
+        assert found, text
+        # When the answer on screen was made (Age is whole seconds: a second either side).
+        span = int((made_until - made_from).total_seconds()) + 2
+        made = {(made_from + timedelta(seconds=s)).strftime("%H:%M:%S") for s in range(-2, span + 1)}
+        assert found.group(1) in made, (text, sorted(made))
+        await expect(messages(page)).to_have_count(2)
+        await expect(page.locator("#error")).to_be_hidden()
+        await shot(page, "11-database-unavailable-stale")
+
+        proxy.restore()
+
+        async def fresh_again() -> bool:
+            await page.click("#search-button")
+            await page.wait_for_function("document.getElementById('status').textContent !== 'Searching…'")
+            return await banner.is_hidden()
+
+        await wait_for(fresh_again, timeout=15, what="the banner gone with fresh answers", interval=0.5)
+        await expect(messages(page)).to_have_count(2)
+        await shot(page, "12-database-back-fresh")
+        await page.close()

@@ -238,7 +238,8 @@ async def test_cache_hits_then_expires_and_survives_redis_outage(
     workers: WorkerFactory, redis_url: str, http: aiohttp.ClientSession
 ) -> None:
     with proxied_url(redis_url, 6379) as (proxied, proxy):
-        api = ready_worker(workers, REDIS_URL=proxied, CACHE_QUERY_TTL="1.5").url
+        # No stale answers: a cached answer's key then lives exactly its TTL.
+        api = ready_worker(workers, REDIS_URL=proxied, CACHE_QUERY_TTL="1.5", CACHE_STALE_MAX="0").url
 
         async def counted(result: str) -> float:
             async with http.get(f"{api}/metrics") as response:

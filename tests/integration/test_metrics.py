@@ -33,7 +33,12 @@ MOVING = [
     'logpipe_cache_requests_total{kind="query",result="hit"}',
     "faust_messages_received_total",
 ]
-PRESENT = ["logpipe_consumer_lag_records", "logpipe_postgres_retries_total", "logpipe_events_duplicate_total"]
+PRESENT = [
+    "logpipe_consumer_lag_records",
+    "logpipe_postgres_retries_total",
+    "logpipe_events_duplicate_total",
+    "logpipe_circuit_state",
+]
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _NOT_METRICS = {
     "sum",
