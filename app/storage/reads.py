@@ -9,6 +9,7 @@ from typing import Any
 import aiopg
 import psycopg2
 
+from app.context import ContextWindow, context_sql
 from app.errors import StorageUnavailable
 from app.query import LogQuery
 from app.query_sql import (
@@ -56,6 +57,17 @@ async def count_matching(pool: aiopg.Pool, query: LogQuery) -> int:
 async def get_event(pool: aiopg.Pool, event_id: uuid.UUID) -> Any | None:
     rows = await _fetch(pool, f"SELECT {COLUMNS} FROM logs WHERE id = %s", (str(event_id),))  # noqa: S608
     return rows[0] if rows else None
+
+
+async def fetch_context(pool: aiopg.Pool, hit: Any, window: ContextWindow) -> tuple[list[Any], list[Any]]:
+    """The hit's older and newer neighbours (same source and organization), each side in time order."""
+    older: list[Any] = []
+    newer: list[Any] = []
+    if window.before:
+        older = list(reversed(await _fetch(pool, *context_sql(tuple(hit), window.before, newer=False))))
+    if window.after:
+        newer = await _fetch(pool, *context_sql(tuple(hit), window.after, newer=True))
+    return older, newer
 
 
 async def level_counts_since(pool: aiopg.Pool, since: datetime, organization_id: str | None = None) -> dict[str, int]:

@@ -25,6 +25,7 @@ from app.web.auth import required_role
 from app.web.schemas import (
     Accepted,
     BatchAccepted,
+    ContextOut,
     DeadLetterPage,
     ErrorOut,
     EventOut,
@@ -102,6 +103,7 @@ _INGEST_ONE: Final[Responses] = {
 _INGEST_BATCH: Final[Responses] = {**_INGEST_ONE, 202: BatchAccepted}
 _QUERY: Final[Responses] = {200: LogPage, 400: ErrorOut, 503: ErrorOut}
 _ONE_EVENT: Final[Responses] = {200: EventOut, 404: ErrorOut, 503: ErrorOut}
+_CONTEXT: Final[Responses] = {200: ContextOut, 400: ErrorOut, 404: ErrorOut, 503: ErrorOut}
 _STATS: Final[Responses] = {200: StatsOut, 400: ErrorOut, 503: ErrorOut}
 
 OPERATIONS: Final = (
@@ -138,6 +140,19 @@ OPERATIONS: Final = (
         "query",
         _ONE_EVENT,
         (Param("event_id", "The event's UUID.", where="path"),),
+        cached=True,
+    ),
+    Operation(
+        "get",
+        "/api/v1/logs/{event_id}/context",
+        "The events around one: same source and organization, in time order",
+        "query",
+        _CONTEXT,
+        (
+            Param("event_id", "The event's UUID.", where="path"),
+            Param("before", "Older events, 0-500, default 10.", "integer", minimum=0, maximum=500),
+            Param("after", "Newer events, 0-500, default 10.", "integer", minimum=0, maximum=500),
+        ),
         cached=True,
     ),
     Operation(

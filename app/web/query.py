@@ -2,7 +2,7 @@
 
 ``GET /api/v1/logs`` (also ``POST`` there: ingest one event),
 ``GET /gateway/api/query/logs`` and ``GET /gateway/api/query/search`` (the
-Java system's), ``GET /api/v1/logs/{id}``. Answers are cached in Redis for
+Java system's), ``GET /api/v1/logs/{id}``, ``GET /api/v1/logs/{id}/context``. Answers are cached in Redis for
 ``CACHE_QUERY_TTL`` seconds under a key derived from the normalised query
 (an event: its id) and who may see it, and served stale while PostgreSQL is
 away (:mod:`app.web.cached`).
@@ -19,6 +19,7 @@ import orjson
 from faust import web
 
 from app.app import app, settings
+from app.context import parse_context
 from app.query import LogQuery, Params, QueryError, java_event, next_cursor, parse_query, row_to_event
 from app.storage import reads
 from app.web.auth import TenantMismatch, cache_scope, forbidden, scope_query, tenant_of
@@ -96,7 +97,10 @@ for path in ("/gateway/api/query/logs", "/gateway/api/query/search"):
     app.page(path)(JavaQuery)
 
 
-@app.page("/api/v1/logs/{event_id:[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}}")
+_EVENT_ID = "{event_id:[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}}"
+
+
+@app.page(f"/api/v1/logs/{_EVENT_ID}")
 class OneLog(web.View):
     async def get(self, request: web.Request, event_id: str) -> web.Response:
         tenant = tenant_of(request)
@@ -109,4 +113,28 @@ class OneLog(web.View):
             return orjson.dumps(java_event(row_to_event(row)))
 
         key = f"logpipe:event:{cache_scope(tenant)}:{wanted}"
+        return await read_through("event", key, settings.cache_query_ttl, compute)
+
+
+@app.page(f"/api/v1/logs/{_EVENT_ID}/context")
+class LogContext(web.View):
+    """The events of the hit's source and organization just before and after it, in time order, hit marked."""
+
+    async def get(self, request: web.Request, event_id: str) -> web.Response:
+        try:
+            window = parse_context(_params(request))
+        except QueryError as exc:
+            return error_response(400, "invalid_parameter", str(exc), errors=[exc.as_dict()])
+        tenant = tenant_of(request)
+        wanted = uuid.UUID(event_id)
+
+        async def compute(pool: aiopg.Pool) -> bytes | web.Response:
+            hit = await reads.get_event(pool, wanted)
+            if hit is None or (tenant is not None and hit[5] != tenant):  # another tenant's: as if absent
+                return error_response(404, "not_found", f"no event with id {event_id}")
+            older, newer = await reads.fetch_context(pool, hit, window)
+            events = [{**java_event(row_to_event(row)), "hit": row is hit} for row in (*older, hit, *newer)]
+            return orjson.dumps({"id": str(wanted), "before": len(older), "after": len(newer), "content": events})
+
+        key = f"logpipe:context:{cache_scope(tenant)}:{wanted}:{window.before}:{window.after}"
         return await read_through("event", key, settings.cache_query_ttl, compute)

@@ -54,6 +54,17 @@ class EventOut(BaseModel):
     logLevel: str
 
 
+class ContextEvent(EventOut):
+    hit: bool = Field(description="True for the event asked about, false for its neighbours.")
+
+
+class ContextOut(BaseModel):
+    id: str = Field(description="The event asked about.")
+    before: int = Field(description="How many older events of its source and organization precede it.")
+    after: int = Field(description="How many newer ones follow it.")
+    content: list[ContextEvent] = Field(description="Oldest first; the hit among them.")
+
+
 class LogPage(BaseModel):
     content: list[EventOut] = Field(description="Newest first (by relevance first with `q` and `sort=relevance`).")
     size: int
