@@ -219,10 +219,57 @@ function eventItem(event, fresh) {
   const metadata = document.createElement("pre");
   metadata.textContent = event.metadata ? JSON.stringify(event.metadata, null, 2) : "—";
   add("metadata", metadata);
-  details.append(summary, list);
+  const contextButton = document.createElement("button");
+  contextButton.type = "button";
+  contextButton.className = "link show-context";
+  contextButton.textContent = "show context";
+  const context = document.createElement("ol");
+  context.className = "context";
+  context.hidden = true;
+  contextButton.addEventListener("click", () => {
+    if (context.dataset.loaded) {
+      context.hidden = !context.hidden;
+      contextButton.textContent = context.hidden ? "show context" : "hide context";
+    } else {
+      showContext(event.id, context, contextButton);
+    }
+  });
+  details.append(summary, list, contextButton, context);
 
   li.append(time, badge, source, message, details);
   return li;
+}
+
+// The events of the same source and organization around this one, oldest first, the event itself marked.
+async function showContext(id, context, button) {
+  button.disabled = true;
+  try {
+    const answer = await api(`/api/v1/logs/${encodeURIComponent(id)}/context?before=10&after=10`);
+    context.replaceChildren();
+    for (const neighbour of answer.content) {
+      const row = document.createElement("li");
+      row.className = `context-event lvl-row-${neighbour.level}${neighbour.hit ? " hit" : ""}`;
+      const badge = document.createElement("span");
+      badge.className = `badge lvl-${neighbour.level}`;
+      badge.textContent = neighbour.level;
+      const when = document.createElement("time");
+      when.dateTime = neighbour.timestamp;
+      when.textContent = formatTime(neighbour.timestamp);
+      const text = document.createElement("span");
+      text.className = "message";
+      text.textContent = String(neighbour.message ?? "");
+      row.append(when, " ", badge, " ", text);
+      context.append(row);
+    }
+    context.dataset.loaded = "1";
+    context.hidden = false;
+    button.textContent = "hide context";
+  } catch (err) {
+    context.replaceChildren(Object.assign(document.createElement("li"), { textContent: `context: ${err.message}` }));
+    context.hidden = false;
+  } finally {
+    button.disabled = false;
+  }
 }
 
 function formatTime(iso) {
