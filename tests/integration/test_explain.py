@@ -16,6 +16,7 @@ import aiopg
 import psycopg2
 import pytest
 
+from app.context import context_sql
 from app.query import Cursor, LogQuery
 from app.query_sql import (
     COLUMNS,
@@ -293,3 +294,40 @@ async def test_the_pool_plans_without_jit_or_parallel_workers(database_url: str)
     finally:
         pool.close()
         await pool.wait_closed()
+
+
+@pytest.mark.parametrize("rows", [10, 500])
+def test_context_walks_the_source_index_and_gives_the_plainly_sorted_neighbours(database_url: str, rows: int) -> None:
+    seed(database_url)
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute(LATENCY_SETTINGS)
+        cur.execute(
+            f"SELECT {COLUMNS} FROM logs WHERE mod((metadata->>'n')::int, 1111) IN (0, 5)"
+            " ORDER BY (metadata->>'n')::int LIMIT 40"  # every 11th has no organization: both kinds
+        )
+        hits = cur.fetchall()
+        assert any(hit[5] is None for hit in hits) and any(hit[5] is not None for hit in hits)
+        timings = []
+        for hit in hits:
+            for newer in (False, True):
+                sql, args = context_sql(tuple(hit), rows, newer=newer)
+                cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, args)
+                explained = cur.fetchone()[0][0]
+                assert not seq_scans(explained["Plan"]), json.dumps(explained["Plan"])[:600]
+                timings.append(explained["Planning Time"] + explained["Execution Time"])
+                cur.execute(sql, args)
+                walked = cur.fetchall()
+                org = "organization_id IS NULL" if hit[5] is None else "organization_id = %(org)s"
+                compare, order = (">", "ASC") if newer else ("<", "DESC")
+                cur.execute(
+                    f"SELECT {COLUMNS} FROM logs WHERE source = %(source)s AND {org}"
+                    f' AND ("timestamp", id) {compare} (%(ts)s, %(id)s::uuid)'
+                    f' ORDER BY "timestamp" {order}, id {order} LIMIT %(rows)s',
+                    args,
+                )
+                assert walked == cur.fetchall()
+    conn.close()
+    timings.sort()
+    p95 = timings[int(len(timings) * 0.95) - 1]
+    median = timings[len(timings) // 2]
+    print(f"\ncontext, {rows} a side, {len(timings)} walks on {ROWS:,} rows: median {median:.2f} ms, p95 {p95:.2f} ms")
