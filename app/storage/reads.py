@@ -33,6 +33,11 @@ async def _fetch(pool: aiopg.Pool, sql: str, args: Any) -> list[Any]:
         raise StorageUnavailable(f"PostgreSQL unavailable: {exc}") from exc
 
 
+async def fetch_rows(pool: aiopg.Pool, sql: str, args: Any) -> list[Any]:
+    """Rows of a statement built by a pure SQL module (a histogram's, say)."""
+    return await _fetch(pool, sql, args)
+
+
 async def fetch_page(pool: aiopg.Pool, query: LogQuery) -> list[Any]:
     """Up to ``query.limit + 1`` rows (the extra one says a next page exists).
 

@@ -29,6 +29,7 @@ from app.web.schemas import (
     DeadLetterPage,
     ErrorOut,
     EventOut,
+    HistogramOut,
     LogPage,
     ReadyOut,
     ReplayOut,
@@ -140,6 +141,21 @@ OPERATIONS: Final = (
         "query",
         _ONE_EVENT,
         (Param("event_id", "The event's UUID.", where="path"),),
+        cached=True,
+    ),
+    Operation(
+        "get",
+        "/api/v1/logs/histogram",
+        "Counts per time bucket and level of the events the filters match",
+        "query",
+        {200: HistogramOut, 400: ErrorOut, 503: ErrorOut},
+        (
+            *(p for p in _FILTERS if p.name not in ("limit", "size", "cursor", "page", "sort")),
+            Param(
+                "interval",
+                "auto (about 60 buckets over the range; the default) or 30s, 5m, 1h, 1d; at most 2000 buckets.",
+            ),
+        ),
         cached=True,
     ),
     Operation(

@@ -1,8 +1,9 @@
-"""Reading logs over HTTP: query, full-text search, one event.
+"""Reading logs over HTTP: query, full-text search, one event, its context, volume over time.
 
 ``GET /api/v1/logs`` (also ``POST`` there: ingest one event),
 ``GET /gateway/api/query/logs`` and ``GET /gateway/api/query/search`` (the
-Java system's), ``GET /api/v1/logs/{id}``, ``GET /api/v1/logs/{id}/context``. Answers are cached in Redis for
+Java system's), ``GET /api/v1/logs/{id}``, ``GET /api/v1/logs/{id}/context``,
+``GET /api/v1/logs/histogram``. Answers are cached in Redis for
 ``CACHE_QUERY_TTL`` seconds under a key derived from the normalised query
 (an event: its id) and who may see it, and served stale while PostgreSQL is
 away (:mod:`app.web.cached`).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import aiopg
@@ -20,6 +22,7 @@ from faust import web
 
 from app.app import app, settings
 from app.context import parse_context
+from app.histogram import histogram_body, histogram_sql, parse_histogram
 from app.query import LogQuery, Params, QueryError, java_event, next_cursor, parse_query, row_to_event
 from app.storage import reads
 from app.web.auth import TenantMismatch, cache_scope, forbidden, scope_query, tenant_of
@@ -138,3 +141,27 @@ class LogContext(web.View):
 
         key = f"logpipe:context:{cache_scope(tenant)}:{wanted}:{window.before}:{window.after}"
         return await read_through("event", key, settings.cache_query_ttl, compute)
+
+
+@app.page("/api/v1/logs/histogram")
+class LogHistogram(web.View):
+    """Counts per time bucket and level of the events a query's filters match (its paging is ignored)."""
+
+    async def get(self, request: web.Request) -> web.Response:
+        try:
+            query = parse_query(_params(request))
+            histogram = parse_histogram(_params(request), query, datetime.now(UTC))
+        except QueryError as exc:
+            return error_response(400, "invalid_parameter", str(exc), errors=[exc.as_dict()])
+        tenant = tenant_of(request)
+        try:
+            query = scope_query(query, tenant)
+        except TenantMismatch as exc:
+            return forbidden(exc)
+        sql, args = histogram_sql(query, histogram)
+
+        async def compute(pool: aiopg.Pool) -> bytes:
+            return orjson.dumps(histogram_body(histogram, await reads.fetch_rows(pool, sql, args)))
+
+        key = f"{query.cache_key(cache_scope(tenant))}:histogram:{histogram.start.isoformat()}:{histogram.seconds}"
+        return await read_through("query", key, settings.cache_query_ttl, compute)

@@ -65,6 +65,19 @@ class ContextOut(BaseModel):
     content: list[ContextEvent] = Field(description="Oldest first; the hit among them.")
 
 
+class Bucket(BaseModel):
+    start: str = Field(description="The bucket's first instant (UTC); it lasts `interval_seconds`.")
+    total: int
+    levels: dict[str, int] = Field(description="Counts per level; levels without events are left out.")
+
+
+class HistogramOut(BaseModel):
+    start: str
+    end: str
+    interval_seconds: int
+    buckets: list[Bucket] = Field(description="Oldest first, every bucket of the range, empty ones too.")
+
+
 class LogPage(BaseModel):
     content: list[EventOut] = Field(description="Newest first (by relevance first with `q` and `sort=relevance`).")
     size: int
