@@ -272,6 +272,66 @@ async function showContext(id, context, button) {
   }
 }
 
+// ---------------------------------------------------------------- volume over time
+
+const LEVEL_COLOURS = { TRACE: "#8c959f", DEBUG: "#54aeff", INFO: "#2da44e", WARN: "#d4a72c", ERROR: "#cf222e", FATAL: "#82071e" };
+const SVG = "http://www.w3.org/2000/svg";
+
+// Stacked bars per bucket in level colours; dragging across them narrows the search to the buckets covered.
+async function drawHistogram(params, mine) {
+  const box = $("histogram");
+  let answer;
+  try {
+    answer = await api(`/api/v1/logs/histogram?${params}`);
+  } catch {
+    box.replaceChildren();
+    return;
+  }
+  if (mine !== generation) return;
+  const buckets = answer.buckets;
+  const highest = Math.max(1, ...buckets.map((b) => b.total));
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", `0 0 ${buckets.length} 100`);
+  svg.setAttribute("preserveAspectRatio", "none");
+  buckets.forEach((bucket, i) => {
+    let y = 100;
+    for (const level of Object.keys(LEVEL_COLOURS)) {
+      const n = bucket.levels[level] || 0;
+      if (!n) continue;
+      const height = (n / highest) * 100;
+      y -= height;
+      const bar = document.createElementNS(SVG, "rect");
+      Object.entries({ x: i + 0.1, y, width: 0.8, height, fill: LEVEL_COLOURS[level], class: `bar bar-${level}` })
+        .forEach(([k, v]) => bar.setAttribute(k, String(v)));
+      const title = document.createElementNS(SVG, "title");
+      title.textContent = `${bucket.start} ${level}: ${n}`;
+      bar.append(title);
+      svg.append(bar);
+    }
+  });
+  const bucketAt = (clientX) => {
+    const rect = svg.getBoundingClientRect();
+    return Math.min(buckets.length - 1, Math.max(0, Math.floor(((clientX - rect.left) / rect.width) * buckets.length)));
+  };
+  let from = null;
+  svg.addEventListener("mousedown", (e) => { from = bucketAt(e.clientX); e.preventDefault(); });
+  svg.addEventListener("mouseup", (e) => {
+    if (from === null) return;
+    const to = bucketAt(e.clientX);
+    const [first, last] = [Math.min(from, to), Math.max(from, to)];
+    from = null;
+    if (first === last) return;
+    const start = new Date(buckets[first].start);
+    const end = new Date(new Date(buckets[last].start).getTime() + answer.interval_seconds * 1000 - 1);
+    $("f-range").value = "custom";
+    $("f-start").value = isoToLocal(start.toISOString());
+    $("f-end").value = isoToLocal(end.toISOString());
+    showCustom();
+    search(true);
+  });
+  box.replaceChildren(svg);
+}
+
 function formatTime(iso) {
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? String(iso) : timeFormat.format(date);
@@ -310,6 +370,7 @@ async function search(pushUrl) {
   try {
     const params = filterParams(current, true);
     params.set("limit", String(PAGE_SIZE));
+    drawHistogram(filterParams(current, true), mine);
     const { body: page, staleAt } = await searchAnswer(params, current);
     if (mine !== generation) return;
     showError(null);
