@@ -23,6 +23,7 @@ import aiohttp
 import orjson
 import pytest
 
+from tests.integration.test_multiworker import ALL, exact, owned, split_between, start_group
 from tests.integration.test_pipeline import good_event, query, row_count, stats_match_rows
 from tests.support.kafka import produce, wait_drained, wait_for
 from tests.support.workers import Worker, WorkerFactory
@@ -111,3 +112,48 @@ async def test_sigkill_again_and_again_loses_and_duplicates_nothing(workers: Wor
 def _alive(worker: Worker) -> Worker:
     assert worker.process is not None and worker.process.poll() is None, "the worker died on its own"
     return worker
+
+
+@pytest.mark.skipif(
+    "CHAOS_KILLS" not in os.environ,
+    reason="known loss, open (README, Guarantees): `make chaos` runs it, and fails until the rebalance loss is fixed",
+)
+async def test_a_worker_killed_and_restarted_twice_loses_nothing(workers: WorkerFactory, database_url: str) -> None:
+    """Each kill and each return rebalances the survivor too, while events flow: every one is stored once.
+
+    Checked per event, after the pipeline drained: an event whose offset was
+    committed without its row is named. Today it fails in most runs: after a
+    rebalance that keeps a partition on the survivor, the consumer (Faust
+    0.15.3) gets a record fetched before its seek to the committed offset,
+    takes the offsets in between for a gap (which counts as acknowledged) and
+    drops the re-read lower offsets as already seen (seen: logs.events p3 gap
+    88..90, then 87..101 dropped; also on logs.counts).
+    """
+    (survivor, victim), _ = await start_group(workers, 2)
+    events = 8000
+    flowing = True
+
+    async def flow() -> int:
+        sent = 0
+        while flowing or sent < events:
+            await produce(workers.bootstrap, "logs.raw", [good_event(i) for i in range(sent, sent + 100)])
+            sent += 100
+            await asyncio.sleep(0.05)  # a steady flow, so rebalances fall between and inside batches
+        return sent
+
+    producing = asyncio.create_task(flow())
+    for _ in range(2):
+        await wait_for(lambda: split_between([survivor, victim]), timeout=120, what="the two workers to split")
+        victim.kill()
+        await wait_for(lambda: owned(survivor) == ALL, timeout=120, what="the survivor to own every partition")
+        victim.start()
+    await wait_for(lambda: split_between([survivor, victim]), timeout=120, what="the two workers to split again")
+    flowing = False
+    sent = await producing
+    await wait_drained(workers.bootstrap, workers.app_id, timeout=180)
+    stored = {m for (m,) in query(database_url, "SELECT message FROM logs")}
+    missing = sorted(i for i in range(sent) if f"event {i}" not in stored)
+    assert not missing, f"{len(missing)} of {sent} committed but not stored: events {missing[:20]}"
+    assert query(database_url, "SELECT count(*), count(DISTINCT message) FROM logs") == [(sent, sent)]
+    await wait_for(lambda: exact(survivor, database_url), timeout=60, what="stats = PostgreSQL")
+    print(f"\n{sent} events through two kills and two returns: every one stored once; stats exact")
