@@ -38,7 +38,7 @@ fuzz: $(STAMP) ## longer fuzzing: 1,000 generated requests per API operation, 10
 	@FUZZ_SEED=$${FUZZ_SEED:-random} FUZZ_EXAMPLES=1000 FUZZ_RECORDS=10000 $(BIN)/python -m pytest tests/integration/test_fuzz.py -s
 
 .PHONY: chaos
-chaos: $(STAMP) ## longer fault injection: 10 SIGKILLs while 50,000 events flow, then the other fault tests
+chaos: $(STAMP) ## longer fault injection: 10 SIGKILLs while 50,000 events flow, two kills and returns of one of two workers, then the other fault tests
 	@CHAOS_KILLS=10 CHAOS_EVENTS=50000 $(BIN)/python -m pytest tests/integration/test_chaos.py tests/integration/test_faults.py -s
 
 .PHONY: promtool
