@@ -1,6 +1,8 @@
 """logpipe's exceptions, one tree, each marked retriable or not.
 
     LogpipeError
+    ├── BadBody              (not retriable: the body cannot be read as the route's format)
+    │   └── BodyTooLarge     (not retriable: over the size limit, compressed or not)
     └── StorageUnavailable   (retriable: PostgreSQL or Redis cannot be reached now)
         └── CircuitOpen      (retriable: not even tried, the breaker says PostgreSQL is away)
 
@@ -19,6 +21,25 @@ class LogpipeError(Exception):
     """Root of logpipe's errors."""
 
     retriable: bool = False
+
+
+class BadBody(LogpipeError, ValueError):
+    """A request body is not what its route takes: not JSON, not protobuf, the wrong shape, too many items.
+
+    ``code`` is the machine-readable reason a client sees (``invalid_json``, ``not_an_array``, ...).
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class BodyTooLarge(BadBody):
+    """A body, or what it inflates to, is over the route's size limit."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("too_large", message)
 
 
 class StorageUnavailable(LogpipeError):

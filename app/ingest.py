@@ -11,15 +11,10 @@ from typing import Any
 
 import orjson
 
+from app.errors import BadBody
 from app.models import FieldError, InvalidEvent, LogEvent, parse_event
 
-
-class BadBody(ValueError):
-    """The body is not what the route takes (not JSON, wrong shape, too many items)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+__all__ = ["BadBody", "BatchOutcome", "parse_batch", "parse_single", "stamp_tenant"]
 
 
 @dataclass(slots=True)
