@@ -17,6 +17,7 @@ from prometheus_client import REGISTRY
 
 from app import runtime, tracing
 from app.backpressure import LagGate
+from app.drain import OrderedDrain
 from app.fetch import FetchWait, fetch_max_wait_ms, waiting_thread_class
 from app.logs import logging_config
 from app.offsets import forgetting_refused_commits
@@ -66,7 +67,7 @@ class LogpipeApp(faust.App):
 
     def _new_transport(self) -> TransportT:
         waiting = type("FetchWaitSet", (FetchWait,), {"thread_class": waiting_thread_class(fetch_wait_ms)})
-        return forgetting_refused_commits(super()._new_transport(), waiting)
+        return forgetting_refused_commits(super()._new_transport(), OrderedDrain, waiting)
 
 
 async def _declare_topics(attempts: int = 15) -> None:
