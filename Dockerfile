@@ -12,12 +12,10 @@ WORKDIR /srv/logpipe
 COPY setup.cfg pyproject.toml constraints.txt README.md ./
 COPY app/__init__.py app/__init__.py
 COPY devstack/__init__.py devstack/__init__.py
-# editable: the code stays in /srv/logpipe, next to schemas/ (app/storage/migrate.py reads ../schemas)
+# editable: the code stays in /srv/logpipe (the SQL migrations ship inside app/storage/migrations)
 RUN pip install --no-cache-dir -c constraints.txt -e '.[tracing]' && rm -rf app devstack
 
-# migrations are read from schemas/ next to app/
 COPY app app
-COPY schemas schemas
 COPY devstack devstack
 RUN chown -R logpipe /srv/logpipe
 

@@ -68,7 +68,7 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 
 .PHONY: schema
 schema: $(STAMP) ## regenerate schemas/log-event.schema.json from the model
-	$(BIN)/python -m app.schema > schemas/log-event.schema.json
+	$(BIN)/python -m app.cli.schema > schemas/log-event.schema.json
 
 .PHONY: bench
 bench: $(STAMP) ## measure throughput and latency against the ceilings (BENCH_ARGS="--rows 1000000" to shorten)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 
@@ -25,6 +24,10 @@ from pydantic import (
     field_validator,
 )
 from pydantic_core import PydanticCustomError
+
+from app.errors import FieldError, InvalidEvent
+
+__all__ = ["LEVELS", "FieldError", "InvalidEvent", "LogEvent", "event_json_schema", "kafka_record_id", "parse_event"]
 
 LEVELS: Final = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 _LEVEL_SYNONYMS: Final = {"WARNING": "WARN", "CRITICAL": "FATAL", "ERR": "ERROR"}
@@ -156,29 +159,6 @@ _ALIASES: Final = {"logLevel": "level", "log_level": "level", "severity": "level
     "organizationId": "organization_id",
     "traceId": "trace_id",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class FieldError:
-    """One broken rule: which field, which rule, and a sentence for people."""
-
-    field: str
-    rule: str
-    message: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"field": self.field, "rule": self.rule, "message": self.message}
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
-
-
-class InvalidEvent(ValueError):
-    """An event broke one or more rules; :attr:`errors` lists them."""
-
-    def __init__(self, errors: list[FieldError]) -> None:
-        super().__init__("; ".join(map(str, errors)))
-        self.errors = errors
 
 
 _RULES: Final = {

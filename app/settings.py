@@ -52,6 +52,15 @@ class Settings(BaseSettings):
         10.0, gt=0, description="BROKER_SESSION_TIMEOUT seconds before a dead worker is evicted."
     )
 
+    broker_retry_max_delay: float = Field(
+        5.0,
+        gt=0,
+        description="BROKER_RETRY_MAX_DELAY: cap of the backoff while the broker refuses what a stage produces.",
+    )
+    topic_declare_attempts: int = Field(
+        15, ge=1, description="TOPIC_DECLARE_ATTEMPTS: tries to create the topics at start before the worker gives up."
+    )
+
     broker_fetch_max_wait: float = Field(
         0.1,
         gt=0,
@@ -79,9 +88,6 @@ class Settings(BaseSettings):
     # -- persist agent ---------------------------------------------------------------
     persist_batch_envelopes: int = Field(64, ge=1, description="PERSIST_BATCH_ENVELOPES gathered by one stream.take().")
     persist_linger: float = Field(0.02, gt=0, description="PERSIST_LINGER seconds stream.take() waits to fill a batch.")
-    persist_in_flight: int = Field(
-        1, ge=1, description="PERSIST_IN_FLIGHT batches written at once (2: one's rows go in while another commits)."
-    )
     pg_pool_size: int = Field(4, ge=1, description="PG_POOL_SIZE connections per worker.")
     pg_retry_max_delay: float = Field(
         5.0, gt=0, description="PG_RETRY_MAX_DELAY: cap of the backoff while PostgreSQL is away."

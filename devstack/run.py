@@ -20,9 +20,10 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from app.domain.topic_layout import topic_specs
+from app.kafka.topic_admin import create_topics
 from app.settings import Settings
 from app.storage import migrate
-from app.topics import create_topics, topic_specs
 from devstack.servers import Server, ensure_broker, ensure_postgres, ensure_redis
 
 VAR = Path("var")

@@ -25,7 +25,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import redis
-from psycopg2 import sql
+
+from app.storage import migrate
 
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "")
 _PG_SYSTEM_USER = "logpipe-postgres"
@@ -179,19 +180,8 @@ def postgres_answers(url: str) -> bool:
 
 
 def ensure_database(url: str) -> None:
-    """Create the database ``url`` names when it does not exist."""
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/") or "postgres"
-    conn = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")), connect_timeout=5)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-            if cur.fetchone() is None:
-                with contextlib.suppress(psycopg2.errors.DuplicateDatabase):
-                    cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    finally:
-        conn.close()
+    """Create the database ``url`` names when it does not exist (the worker's own rule, run here at once)."""
+    asyncio.run(migrate.ensure_database(url))
 
 
 def _pg_user() -> tuple[int, int] | None:

@@ -1,3 +1,2 @@
-"""The pipeline's stages: validate (logs.raw), persist (logs.events), count (logs.counts), dlq (logs.dlq)."""
-
-from app.agents import count, dlq, persist, retention, validate  # noqa: F401
+"""The pipeline's stages: validate (logs.raw), persist (logs.events), count (logs.counts), dead-letter index
+(logs.dlq), retention; each module's ``register(app)`` declares its part on the app."""

@@ -12,18 +12,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from faust import Stream
 from faust.types import ChannelT, EventT, StreamT
 
-from app.app import app
-from app.counting import CounterValue, fold, table_key
-from app.tables.counts import counts, mirror
-from app.topics import COUNTS
+from app.domain.counting import CounterValue, fold, table_key
+from app.domain.topic_layout import COUNTS
+from app.tables.counts import LiveCounts
+
+if TYPE_CHECKING:
+    from app.app import LogpipeApp
 
 log = logging.getLogger(__name__)
-counts_topic = app.topic(COUNTS, value_type=bytes, value_serializer="json", partitions=1)
 
 
 # Deltas folded before their counters are written, and for at most how long (so stats stay live
@@ -61,8 +62,17 @@ def is_delta(value: Any) -> bool:
     return isinstance(value, dict) and {"p", "o", "c"} <= value.keys()
 
 
-@app.agent(counts_topic, name="count")
-async def count(stream: StreamT[Any]) -> None:
+def register(app: LogpipeApp) -> None:
+    """Declare the count agent on ``app``, folding ``logs.counts`` into the app's count table."""
+    topic = app.topic(COUNTS, value_type=bytes, value_serializer="json", partitions=1)
+    counts = app.services.counts
+
+    @app.agent(topic, name="count")
+    async def count_agent(stream: StreamT[Any]) -> None:
+        await count(stream, counts)
+
+
+async def count(stream: StreamT[Any], counts: LiveCounts) -> None:
     """Fold deltas as they come; write and acknowledge them when none wait (or at the coalescing bounds).
 
     A delta is acknowledged only after its counters are written: Faust
@@ -70,7 +80,7 @@ async def count(stream: StreamT[Any]) -> None:
     offset is committed is in the table, and one folded again after a
     crash is ignored by ``fold``.
     """
-    pending = PendingCounters(counts.get)
+    pending = PendingCounters(counts.table.get)
     held: list[EventT[Any]] = []
     unacked = cast(Stream[Any], stream).noack()
     channel = cast(ChannelT[Any], unacked.channel)  # an agent's stream reads a channel
@@ -85,8 +95,7 @@ async def count(stream: StreamT[Any]) -> None:
         held.append(event)
         if channel.empty() or len(held) >= COALESCE_MAX or time.monotonic() - since >= COALESCE_SECONDS:
             for key, value in pending.take().items():  # while this event is current: Faust writes tables only then
-                counts[key] = value
-                mirror.put(key, value)
+                counts.write(key, value)
             for done in held:
                 await unacked.ack(done)
             held.clear()

@@ -1,38 +1,36 @@
 """Persist agent: envelopes on ``logs.events`` → rows in PostgreSQL.
 
 ``stream.take_events()`` gathers envelopes; each partition's share of the
-batch is written in one transaction (rows + count delta). Up to
-``PERSIST_IN_FLIGHT`` batches (default 1) are written at once (:class:`Pipeline`), and
-an envelope is acknowledged only once its batch committed, so an offset is
-never committed ahead of its rows. While PostgreSQL is away the agent
-retries the same batch with capped backoff: the partition waits, nothing is
-skipped.
+batch is written in one transaction (rows + count delta) by
+:class:`ShareWriter`, in the order :class:`~app.agents.persist_order.BatchWriter`
+keeps, and an envelope is acknowledged only once its batch is stored, so an
+offset is never committed ahead of its rows. While PostgreSQL is away the
+agent retries the same batch with capped backoff: the partition waits,
+nothing is skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import aiopg
 import orjson
-from aiokafka.errors import KafkaError
 from faust import Stream
-from faust.exceptions import ProducerSendError
 from faust.types import EventT, StreamT
 
-from app import tracing
-from app.agents.batches import PartitionBatch, group_by_partition, rejected_letters, traceparents_of
-from app.agents.pipeline import Pipeline
-from app.app import app, database, settings
-from app.deadletters import DeadLetter
+from app.agents.persist_order import BatchWriter
+from app.domain.backoff import retrying
+from app.domain.batches import PartitionBatch, group_by_partition, rejected_letters, traceparents_of
+from app.domain.deadletters import DeadLetter
+from app.domain.topic_layout import COUNTS, DLQ, EVENTS
 from app.errors import StorageUnavailable
-from app.metrics import (
+from app.kafka.produce import Send, produce_all
+from app.ops import tracing
+from app.ops.metrics import (
     CONSUMER_LAG,
     EVENT_LATENCY,
     EVENTS_DEAD_LETTERED,
@@ -42,106 +40,79 @@ from app.metrics import (
     PERSIST_BATCH_SECONDS,
     POSTGRES_RETRIES,
 )
+from app.settings import Settings
 from app.storage import postgres
-from app.topics import COUNTS, DLQ, EVENTS
+from app.storage.database import Database
+
+if TYPE_CHECKING:
+    from app.app import LogpipeApp
 
 log = logging.getLogger(__name__)
+LATENCY_SAMPLES = 64
 
-events_topic = app.topic(EVENTS, key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw")
 
+async def retry_storage(operation: Callable[[], Any], max_delay: float) -> Any:
+    """Run a PostgreSQL write until it goes through: the partition waits while PostgreSQL is away."""
 
-async def retry_storage(operation: Any) -> Any:
     def on_retry(exc: StorageUnavailable, delay: float) -> None:
         POSTGRES_RETRIES.inc()
         log.warning("%s; retrying the batch in %.1fs", exc, delay)
 
-    return await postgres.retrying(
-        operation, max_delay=settings.pg_retry_max_delay, on_retry=on_retry, sleep=asyncio.sleep
+    return await retrying(
+        operation, retry_on=StorageUnavailable, max_delay=max_delay, on_retry=on_retry, sleep=asyncio.sleep
     )
 
 
-Record = tuple[str, bytes | None, bytes, int | None, list[tuple[str, bytes]] | None]
+class ShareWriter:
+    """Writes one partition's share of a batch, then produces its dead letters and relays its count deltas.
 
-
-async def produce_all(records: list[Record]) -> None:
-    """Produce and wait for every acknowledgement; while the broker is away, retry (the partition waits).
-
-    A retry may write a record twice: dead letters are at-least-once, and a
-    count delta delivered twice is folded in once.
+    It remembers, per ``logs.events`` partition, the last count delta this
+    worker put on ``logs.counts`` (the next transaction forgets up to there;
+    after a restart nothing is known, pending deltas are relayed again and
+    ``fold`` counts each once), and which partitions have had their outbox
+    cleared of deltas an earlier incarnation of the topic left (see
+    ``postgres._DISCARD_STALE_DELTAS``), until the next rebalance.
     """
-    delay = 0.1
-    while True:
-        try:
-            futures = [
-                await app.producer.send(topic, key, value, part, None, hdrs)
-                for topic, key, value, part, hdrs in records
-            ]
-            await asyncio.gather(*futures)
-            return
-        except (KafkaError, ProducerSendError) as exc:
-            log.warning("producing %d records failed (%s); retrying in %.1fs", len(records), exc, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, settings.pg_retry_max_delay)
 
+    def __init__(self, database: Database, send: Send, settings: Settings) -> None:
+        self._database = database
+        self._send = send
+        self._settings = settings
+        self._relayed: dict[int, int] = {}
+        self._stale_checked: set[int] = set()
 
-async def _dead_letter(letters: list[DeadLetter]) -> None:
-    await produce_all([(DLQ, d.key, d.value, None, d.headers()) for d in letters])
-    for letter in letters:
-        EVENTS_DEAD_LETTERED.labels(letter.error.value).inc()
+    async def partitions_revoked(self, sender: Any, *args: Any, **kwargs: Any) -> None:
+        """A rebalance: each partition's outbox is checked for stale deltas again by its next batch."""
+        self._stale_checked.clear()
 
+    async def write(
+        self, group: PartitionBatch, earlier: asyncio.Task[Any] | None, on_written: Callable[[], None]
+    ) -> int:
+        """Write ``group`` after ``earlier`` (its partition's share before it); returns the rows inserted.
 
-# logs.events partition -> the last count delta of it this worker put on logs.counts. The next
-# batch's transaction forgets up to there; after a restart nothing is known, the pending deltas
-# are relayed again, and fold() counts each once. A rebalance keeps it: forgetting up to an older
-# relayed offset deletes only deltas that were relayed.
-relayed: dict[int, int] = {}
+        ``on_written`` is called once its transaction committed, before its
+        dead letters and count delta are produced.
+        """
+        with tracing.persist_spans(group.traceparents):
+            inserted, pending = await self._commit(group, earlier)
+            on_written()
+            if group.dead:
+                log.warning("dead-lettering %d records of %s[%d]", len(group.dead), EVENTS, group.partition)
+                await self.dead_letter(group.dead)
+            await self._relay(group.partition, pending)
+            return inserted
 
-# logs.events partitions whose outbox was cleared of deltas left by an earlier incarnation of the
-# topic, by the first batch that recorded a delta (see postgres._DISCARD_STALE_DELTAS). Later
-# batches have higher offsets, so they skip that round trip until the next rebalance.
-stale_checked: set[int] = set()
+    async def _commit(self, group: PartitionBatch, earlier: asyncio.Task[Any] | None) -> tuple[int, postgres.Pending]:
+        async def wait_turn() -> int | None:
+            if earlier is not None:
+                await asyncio.wait({earlier})  # not `await earlier`: cancelling this must not cancel it
+                earlier.result()  # an earlier share that failed fails this one: its deltas must come first
+            return self._relayed.get(group.partition)
 
-
-async def _partitions_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
-    stale_checked.clear()
-
-
-app.on_partitions_revoked.connect(cast(Any, _partitions_revoked))
-
-
-async def relay_deltas(partition: int, pending: postgres.Pending) -> None:
-    """Put the recorded count deltas of ``partition`` on ``logs.counts``, oldest first."""
-    if not pending:
-        return
-    await produce_all(
-        [(COUNTS, None, orjson.dumps({"p": partition, "o": offset, "c": delta}), 0, None) for offset, delta in pending]
-    )
-    relayed[partition] = pending[-1][0]
-
-
-async def persist_group(
-    pool: aiopg.Pool, group: PartitionBatch, earlier: asyncio.Task[Any] | None, on_written: Callable[[], None]
-) -> int:
-    """Write one partition's batch after ``earlier`` (its previous batch); returns the number of rows inserted.
-
-    ``on_written`` is called once its transaction committed, before its dead
-    letters and count delta are produced.
-    """
-    with tracing.persist_spans(group.traceparents):
-        return await _persist_group(pool, group, earlier, on_written)
-
-
-async def _persist_group(
-    pool: aiopg.Pool, group: PartitionBatch, earlier: asyncio.Task[Any] | None, on_written: Callable[[], None]
-) -> int:
-    async def wait_turn() -> int | None:
-        if earlier is not None:
-            await asyncio.wait({earlier})  # not `await earlier`: cancelling this must not cancel it
-            earlier.result()  # an earlier batch that failed fails this one: its deltas must come first
-        return relayed.get(group.partition)
-
-    inserted = 0
-    if group.events:
+        max_delay, pool = self._settings.pg_retry_max_delay, self._database.pool
+        if not group.events:
+            done = await wait_turn()
+            return 0, await retry_storage(lambda: postgres.pending_deltas(pool, group.partition, done), max_delay)
         started = time.perf_counter()
         result = await retry_storage(
             lambda: postgres.persist_batch(
@@ -150,31 +121,36 @@ async def _persist_group(
                 partition=group.partition,
                 end_offset=group.end_offset,
                 wait_turn=wait_turn,
-                discard_stale=group.partition not in stale_checked,
-            )
+                discard_stale=group.partition not in self._stale_checked,
+            ),
+            max_delay,
         )
         if result.delta:
-            stale_checked.add(group.partition)
+            self._stale_checked.add(group.partition)
         PERSIST_BATCH_SECONDS.observe(time.perf_counter() - started)
         PERSIST_BATCH_EVENTS.observe(len(group.events))
-        inserted = result.inserted
-        EVENTS_PERSISTED.inc(inserted)
-        EVENTS_DUPLICATE.inc(len(group.events) - inserted - len(result.rejected))
+        EVENTS_PERSISTED.inc(result.inserted)
+        EVENTS_DUPLICATE.inc(len(group.events) - result.inserted - len(result.rejected))
         observe_latency(group.events)
         group.dead.extend(rejected_letters(group, result.rejected))
-        pending = result.pending
-    else:
-        done = await wait_turn()
-        pending = await retry_storage(lambda: postgres.pending_deltas(pool, group.partition, done))
-    on_written()
-    if group.dead:
-        log.warning("dead-lettering %d records of %s[%d]", len(group.dead), EVENTS, group.partition)
-        await _dead_letter(group.dead)
-    await relay_deltas(group.partition, pending)
-    return inserted
+        return result.inserted, result.pending
 
+    async def dead_letter(self, letters: list[DeadLetter]) -> None:
+        records = [(DLQ, d.key, d.value, None, d.headers()) for d in letters]
+        await produce_all(self._send, records, max_delay=self._settings.broker_retry_max_delay)
+        for letter in letters:
+            EVENTS_DEAD_LETTERED.labels(letter.error.value).inc()
 
-LATENCY_SAMPLES = 64
+    async def _relay(self, partition: int, pending: postgres.Pending) -> None:
+        """Put the recorded count deltas of ``partition`` on ``logs.counts``, oldest first."""
+        if not pending:
+            return
+        records = [
+            (COUNTS, None, orjson.dumps({"p": partition, "o": offset, "c": delta}), 0, None)
+            for offset, delta in pending
+        ]
+        await produce_all(self._send, records, max_delay=self._settings.broker_retry_max_delay)
+        self._relayed[partition] = pending[-1][0]
 
 
 def observe_latency(events: Sequence[dict[str, Any]], now: datetime | None = None) -> None:
@@ -188,27 +164,11 @@ def observe_latency(events: Sequence[dict[str, Any]], now: datetime | None = Non
             continue
 
 
-@app.timer(interval=5.0)  # type: ignore[untyped-decorator]  # Faust's timer decorator is untyped
-async def record_lag() -> None:
-    """Lag of this worker's ``logs.events`` partitions: highwater minus committed offset."""
-    consumer = cast(Any, app.consumer)
-    for tp in app.assignor.assigned_actives():
-        if tp.topic != EVENTS:
-            continue
-        highwater = consumer.highwater(tp)
-        committed = consumer._committed_offset.get(tp)  # Faust keeps it; no public accessor
-        if highwater is not None:
-            lag = highwater - (committed or 0)
-            CONSUMER_LAG.labels("persist", tp.topic, str(tp.partition)).set(max(lag, 0))
-
-
-@app.agent(events_topic, name="persist")
-async def persist(stream: StreamT[bytes]) -> None:
+async def persist(stream: StreamT[bytes], app: LogpipeApp, writer: ShareWriter) -> None:
     """Write envelopes to PostgreSQL in batches, each acknowledged once it is stored."""
-    pool = await database.wait_ready()
-    pipeline = Pipeline(
-        functools.partial(persist_group, pool), in_flight=settings.persist_in_flight, pool_size=settings.pg_pool_size
-    )
+    settings = app.settings
+    await app.services.database.wait_ready()
+    batches = BatchWriter(writer.write, lambda e: app.sensors.on_message_out(e.message.tp, e.message.offset, e.message))
     batch: Sequence[EventT[bytes]]
     try:
         async for batch in cast(Stream[bytes], stream).take_events(
@@ -219,6 +179,29 @@ async def persist(stream: StreamT[bytes]) -> None:
                 by_partition = {g.partition: g for g in groups}
                 for e in batch:
                     by_partition[e.message.partition].traceparents.extend(traceparents_of(e.message.headers))
-            await pipeline.submit(batch, groups)
+            await batches.submit(batch, groups)
     finally:
-        await pipeline.close()
+        await batches.close()
+
+
+def record_lag(app: LogpipeApp) -> None:
+    """Lag of this worker's ``logs.events`` partitions (end minus committed offset), as the watch last saw it."""
+    lags = app.services.watch.partition_lags
+    for tp in app.assignor.assigned_actives():
+        if tp.topic == EVENTS and tp.partition in lags:
+            CONSUMER_LAG.labels("persist", tp.topic, str(tp.partition)).set(lags[tp.partition])
+
+
+def register(app: LogpipeApp) -> None:
+    """Declare the persist agent on ``app`` and the timer that exports its partitions' lag."""
+    topic = app.topic(EVENTS, key_type=bytes, value_type=bytes, value_serializer="raw", key_serializer="raw")
+    writer = ShareWriter(app.services.database, lambda *record: app.producer.send(*record), app.settings)
+    app.on_partitions_revoked.connect(cast(Any, writer.partitions_revoked))
+
+    @app.agent(topic, name="persist")
+    async def persist_agent(stream: StreamT[bytes]) -> None:
+        await persist(stream, app, writer)
+
+    @app.timer(interval=5.0)  # type: ignore[untyped-decorator]  # Faust's timer decorator is untyped
+    async def persist_lag() -> None:
+        record_lag(app)

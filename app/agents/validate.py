@@ -15,20 +15,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import CommitFailedError
 from mode import Service
 
-from app.app import app, settings
-from app.deadletters import DeadLetter
-from app.envelopes import pack
-from app.fetch import fetch_max_wait_ms
-from app.metrics import CONSUMER_LAG, EVENTS_DEAD_LETTERED, EVENTS_VALIDATED
-from app.topics import DLQ, EVENTS, RAW, raw_topic_max_bytes
-from app.validation import RawRecord, validate_record
+from app.domain.deadletters import DeadLetter
+from app.domain.envelopes import pack
+from app.domain.records import RawRecord, validate_record
+from app.domain.topic_layout import DLQ, EVENTS, RAW, raw_topic_max_bytes
+from app.kafka.fetch import fetch_max_wait_ms
+from app.kafka.produce import Record, Send, produce_all
+from app.ops.metrics import CONSUMER_LAG, EVENTS_DEAD_LETTERED, EVENTS_VALIDATED
+from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.app import LogpipeApp
 
 log = logging.getLogger(__name__)
 Batch = Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
@@ -62,17 +66,25 @@ class _FinishBatchOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         return None
 
 
-@app.service
 class RawValidator(Service):
     """The ``logs.raw`` consumer: validate, dead-letter, envelope, commit."""
 
-    #: The running instance of this worker (Faust instantiates app services itself).
-    current: ClassVar[RawValidator | None] = None
-
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, settings: Settings, send: Send, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        RawValidator.current = self
+        self._settings = settings
+        self._send = send
         self._lock = asyncio.Lock()
+        self._consumer: AIOKafkaConsumer | None = None
+
+    @property
+    def consumer(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            raise RuntimeError("the validator has not started")
+        return self._consumer
+
+    async def on_start(self) -> None:
+        # Made here, not in __init__: aiokafka's clients belong to the running event loop.
+        settings = self._settings
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.broker_bootstrap,
             group_id=f"{settings.app_id}-validate",
@@ -84,38 +96,27 @@ class RawValidator(Service):
             heartbeat_interval_ms=int(min(3.0, settings.broker_session_timeout / 3) * 1000),
             fetch_max_wait_ms=fetch_max_wait_ms(settings.broker_fetch_max_wait),
         )
-
-    async def on_start(self) -> None:
         self._consumer.subscribe([RAW], listener=_FinishBatchOnRevoke(self._lock))
         await self._consumer.start()
 
     async def on_stop(self) -> None:
-        await self._consumer.stop()
+        if self._consumer is not None:
+            await self._consumer.stop()
 
     def assigned_partitions(self) -> list[int]:
-        return sorted(tp.partition for tp in self._consumer.assignment())
+        return sorted(tp.partition for tp in self._consumer.assignment()) if self._consumer is not None else []
 
     @Service.task
     async def _consume(self) -> None:
-        delay = 0.1
         while not self.should_stop:
-            batch = await self._consumer.getmany(timeout_ms=500, max_records=settings.validate_max_records)
+            batch = await self.consumer.getmany(timeout_ms=500, max_records=self._settings.validate_max_records)
             if not batch:
                 continue
             async with self._lock:
-                try:
-                    await self._forward(batch)
-                    delay = 0.1
-                except KafkaError as exc:
-                    log.warning("producing validated batch failed (%s); retrying in %.1fs", exc, delay)
-                    for tp, records in batch.items():
-                        self._consumer.seek(tp, records[0].offset)
-                    await self.sleep(delay)
-                    delay = min(delay * 2, 5.0)
-                    continue
+                await self._forward(batch)  # while the broker refuses the output, the batch is produced again
                 self._record_lag(batch)
                 try:
-                    await self._consumer.commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
+                    await self.consumer.commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
                 except CommitFailedError as exc:
                     # Partitions moved to another worker, which will redo this batch;
                     # the derived ids make the redo harmless.
@@ -123,20 +124,25 @@ class RawValidator(Service):
 
     def _record_lag(self, batch: Batch) -> None:
         for tp, records in batch.items():
-            highwater = self._consumer.highwater(tp)
+            highwater = self.consumer.highwater(tp)
             if highwater is not None:
                 lag = max(highwater - records[-1].offset - 1, 0)
                 CONSUMER_LAG.labels("validate", tp.topic, str(tp.partition)).set(lag)
 
     async def _forward(self, batch: Batch) -> None:
-        good, dead = split_batch(batch, settings.raw_max_bytes)
-        producer = app.producer
-        pending: list[Awaitable[Any]] = []
-        for envelope in pack(good, settings.envelope_max_bytes):
-            pending.append(await producer.send(EVENTS, None, envelope, None, None, None))
-        for letter in dead:
-            pending.append(await producer.send(DLQ, letter.key, letter.value, None, None, letter.headers()))
-        await asyncio.gather(*pending)
+        good, dead = split_batch(batch, self._settings.raw_max_bytes)
+        records: list[Record] = [
+            (EVENTS, None, envelope, None, None) for envelope in pack(good, self._settings.envelope_max_bytes)
+        ]
+        records += [(DLQ, letter.key, letter.value, None, letter.headers()) for letter in dead]
+        await produce_all(self._send, records, max_delay=self._settings.broker_retry_max_delay)
         EVENTS_VALIDATED.inc(len(good))
         for letter in dead:
             EVENTS_DEAD_LETTERED.labels(letter.error.value).inc()
+
+
+def register(app: LogpipeApp) -> None:
+    """Start the ``logs.raw`` validator with ``app``."""
+    validator = RawValidator(app.settings, lambda *record: app.producer.send(*record))
+    app.add_dependency(validator)
+    app.services.validator = validator

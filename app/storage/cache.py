@@ -22,7 +22,8 @@ import redis.asyncio as redis
 from mode import Service
 
 from app.errors import StorageUnavailable
-from app.metrics import CACHE_REQUESTS
+from app.ops.metrics import CACHE_REQUESTS
+from app.storage.edge import redis_errors
 
 log = logging.getLogger(__name__)
 BACKOFF_SECONDS = 5.0
@@ -74,10 +75,8 @@ class Cache(Service):
         self._scripts: dict[str, Any] = {}
 
     async def ping(self) -> None:
-        try:
+        with redis_errors():
             await self._client.ping()
-        except (redis.RedisError, OSError) as exc:
-            raise StorageUnavailable(f"Redis unavailable: {exc}") from exc
 
     def _failed(self, exc: BaseException) -> None:
         if time.monotonic() >= self._skip_until:
@@ -94,8 +93,9 @@ class Cache(Service):
             CACHE_REQUESTS.labels(kind, "error").inc()
             return None
         try:
-            value = cast(bytes | None, await self._client.get(key))
-        except (redis.RedisError, OSError) as exc:
+            with redis_errors():
+                value = cast(bytes | None, await self._client.get(key))
+        except StorageUnavailable as exc:
             self._failed(exc)
             CACHE_REQUESTS.labels(kind, "error").inc()
             return None
@@ -109,8 +109,9 @@ class Cache(Service):
         if not self.available:
             return
         try:
-            await self._client.set(key, pack_answer(CachedAnswer(body, time.time())), px=max(int(keep * 1000), 1))
-        except (redis.RedisError, OSError) as exc:
+            with redis_errors():
+                await self._client.set(key, pack_answer(CachedAnswer(body, time.time())), px=max(int(keep * 1000), 1))
+        except StorageUnavailable as exc:
             self._failed(exc)
 
     @property
@@ -126,8 +127,9 @@ class Cache(Service):
         if runner is None:
             runner = self._scripts[script] = self._client.register_script(script)
         try:
-            return await runner(keys=keys, args=args)
-        except (redis.RedisError, OSError) as exc:
+            with redis_errors():
+                return await runner(keys=keys, args=args)
+        except StorageUnavailable as exc:
             self._failed(exc)
             return None
 

@@ -24,9 +24,10 @@ import orjson
 import psycopg2.extras
 from mode import Service
 
-from app.breaker import CircuitBreaker, CircuitState
+from app.domain.backoff import retrying
+from app.domain.breaker import CircuitBreaker, CircuitState
 from app.errors import CircuitOpen, StorageUnavailable
-from app.metrics import CIRCUIT_STATE, CIRCUIT_TRANSITIONS
+from app.ops.metrics import CIRCUIT_STATE, CIRCUIT_TRANSITIONS
 from app.storage import migrate, postgres
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,13 @@ class Database(Service):
         return self._pool
 
     @property
+    def ready_pool(self) -> aiopg.Pool:
+        """The pool once the schema is in place; :class:`StorageUnavailable` (a 503 for a request) before."""
+        if not self.is_ready:
+            raise StorageUnavailable("PostgreSQL is not reachable yet")
+        return self.pool
+
+    @property
     def is_ready(self) -> bool:
         return self._ready.is_set()
 
@@ -92,8 +100,8 @@ class Database(Service):
             await migrate.migrate(self._dsn)
             return await postgres.connect_pool(self._dsn, self._pool_size)
 
-        self._pool = await postgres.retrying(
-            attempt, max_delay=self._max_delay, on_retry=self._on_retry, sleep=self.sleep
+        self._pool = await retrying(
+            attempt, retry_on=StorageUnavailable, max_delay=self._max_delay, on_retry=self._on_retry, sleep=self.sleep
         )
         if self._before_ready is not None:
             try:

@@ -1,4 +1,4 @@
-"""Apply the numbered SQL files of ``schemas/`` in order, once each.
+"""Apply the numbered SQL files of ``migrations/`` (shipped in the package) in order, once each.
 
 Safe when several workers start at once: the runner holds a PostgreSQL
 advisory lock while it looks at and applies what is missing, and records
@@ -18,11 +18,11 @@ import aiopg
 import psycopg2
 from psycopg2 import sql
 
-from app.errors import StorageUnavailable
+from app.storage import edge
 
 log = logging.getLogger(__name__)
 
-SCHEMAS_DIR: Final = Path(__file__).resolve().parents[2] / "schemas"
+MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
 _LOCK_ID: Final = 0x6C6F6770  # "logp"
 _NAME: Final = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
@@ -34,7 +34,7 @@ class Migration:
     sql: str
 
 
-def discover(directory: Path = SCHEMAS_DIR) -> list[Migration]:
+def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     """The migrations in ``directory``, by version; refuses two files of one version."""
     found: dict[int, Migration] = {}
     for path in sorted(directory.glob("*.sql")):
@@ -55,7 +55,7 @@ async def ensure_database(dsn: str) -> None:
     if not name:
         return
     admin = urlunsplit(parts._replace(path="/postgres"))
-    try:
+    with edge.postgres_errors():
         async with aiopg.connect(admin, timeout=10) as conn, conn.cursor() as cur:
             await cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
             if await cur.fetchone():
@@ -63,19 +63,15 @@ async def ensure_database(dsn: str) -> None:
             try:
                 await cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)).as_string(cur.raw))
                 log.info("created database %s", name)
-            except psycopg2.errors.DuplicateDatabase:
+            except (psycopg2.errors.DuplicateDatabase, psycopg2.errors.UniqueViolation):
                 pass  # another worker won the race
-            except psycopg2.errors.UniqueViolation:
-                pass
-    except psycopg2.OperationalError as exc:
-        raise StorageUnavailable(f"PostgreSQL unavailable: {exc}") from exc
 
 
-async def migrate(dsn: str, directory: Path = SCHEMAS_DIR) -> list[str]:
+async def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
     """Apply what is missing; returns the names of the files applied now."""
     migrations = discover(directory)
     applied_now: list[str] = []
-    try:
+    with edge.postgres_errors():
         async with aiopg.connect(dsn, timeout=30) as conn, conn.cursor() as cur:
             await cur.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
             try:
@@ -86,24 +82,15 @@ async def migrate(dsn: str, directory: Path = SCHEMAS_DIR) -> list[str]:
                 )
                 await cur.execute("SELECT version FROM schema_migrations")
                 done = {row[0] for row in await cur.fetchall()}
-                for migration in migrations:
-                    if migration.version in done:
-                        continue
-                    await cur.execute("BEGIN")
-                    try:
+                for migration in (m for m in migrations if m.version not in done):
+                    async with edge.begun(cur):
                         await cur.execute(migration.sql)
                         await cur.execute(
                             "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
                             (migration.version, migration.name),
                         )
-                    except BaseException:
-                        await cur.execute("ROLLBACK")
-                        raise
-                    await cur.execute("COMMIT")
                     applied_now.append(migration.name)
                     log.info("applied migration %s", migration.name)
             finally:
                 await cur.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
-    except psycopg2.OperationalError as exc:
-        raise StorageUnavailable(f"PostgreSQL unavailable: {exc}") from exc
     return applied_now

@@ -26,9 +26,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
 import aiopg
-import psycopg2
 
-from app.errors import StorageUnavailable
+from app.storage import edge
 
 log = logging.getLogger(__name__)
 _LOCK_ID: Final = 0x6C6F6771  # "logq"
@@ -80,35 +79,32 @@ async def maintain(pool: aiopg.Pool, *, days_ahead: int, retention_days: int, to
     """Create the partitions ahead and for days waiting in the default partition; drop expired ones."""
     today = today or datetime.now(UTC).date()
     done = Maintenance()
-    try:
-        async with pool.acquire() as conn, conn.cursor() as cur:
-            await cur.execute("SELECT pg_try_advisory_lock(%s)", (_LOCK_ID,))
-            if not (await cur.fetchone())[0]:
-                done.skipped = True
-                return done
-            try:
-                await cur.execute(
-                    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-                    " WHERE i.inhparent = 'logs'::regclass"
-                )
-                existing = {d for (name,) in await cur.fetchall() if (d := day_of(name)) is not None}
-                await cur.execute("""SELECT DISTINCT ("timestamp" AT TIME ZONE 'UTC')::date FROM logs_default""")
-                default_days = {row[0] for row in await cur.fetchall()}
-                create, drop = plan(existing, default_days, today, days_ahead, retention_days)
-                for day in create:
-                    await _create(cur, day)
-                    done.created.append(partition_name(day))
-                for day in drop:
-                    await cur.execute(f'DROP TABLE IF EXISTS "{partition_name(day)}"')
-                    done.dropped.append(partition_name(day))
-                await _tune_text_indexes(cur)
-                expired = min(default_days, default=today) < today - timedelta(days=retention_days)
-                if expired:
-                    log.warning("logs_default holds rows older than the retention window; they are kept")
-            finally:
-                await cur.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
-    except (psycopg2.OperationalError, psycopg2.InterfaceError, OSError) as exc:
-        raise StorageUnavailable(f"PostgreSQL unavailable: {exc}") from exc
+    async with edge.cursor(pool) as cur:
+        await cur.execute("SELECT pg_try_advisory_lock(%s)", (_LOCK_ID,))
+        if not (await cur.fetchone())[0]:
+            done.skipped = True
+            return done
+        try:
+            await cur.execute(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                " WHERE i.inhparent = 'logs'::regclass"
+            )
+            existing = {d for (name,) in await cur.fetchall() if (d := day_of(name)) is not None}
+            await cur.execute("""SELECT DISTINCT ("timestamp" AT TIME ZONE 'UTC')::date FROM logs_default""")
+            default_days = {row[0] for row in await cur.fetchall()}
+            create, drop = plan(existing, default_days, today, days_ahead, retention_days)
+            for day in create:
+                await _create(cur, day)
+                done.created.append(partition_name(day))
+            for day in drop:
+                await cur.execute(f'DROP TABLE IF EXISTS "{partition_name(day)}"')
+                done.dropped.append(partition_name(day))
+            await _tune_text_indexes(cur)
+            expired = min(default_days, default=today) < today - timedelta(days=retention_days)
+            if expired:
+                log.warning("logs_default holds rows older than the retention window; they are kept")
+        finally:
+            await cur.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
     if done.created or done.dropped:
         log.info("partitions created %s, dropped %s", done.created, done.dropped)
     return done
@@ -117,18 +113,13 @@ async def maintain(pool: aiopg.Pool, *, days_ahead: int, retention_days: int, to
 async def _create(cur: aiopg.Cursor, day: date) -> None:
     name, (low, high) = partition_name(day), _bounds(day)
     range_sql = '"timestamp" >= %s AND "timestamp" < %s'
-    await cur.execute("BEGIN")
-    try:
+    async with edge.begun(cur):
         # No row may reach logs_default between copying the day out and attaching its partition.
         await cur.execute("LOCK TABLE logs_default IN SHARE ROW EXCLUSIVE MODE")
         await cur.execute(f'CREATE TABLE "{name}" (LIKE logs INCLUDING DEFAULTS INCLUDING CONSTRAINTS)')
         await cur.execute(f'INSERT INTO "{name}" SELECT * FROM logs_default WHERE {range_sql}', (low, high))  # noqa: S608
         await cur.execute(f"DELETE FROM logs_default WHERE {range_sql}", (low, high))  # noqa: S608
         await cur.execute(f'ALTER TABLE logs ATTACH PARTITION "{name}" FOR VALUES FROM (%s) TO (%s)', (low, high))
-    except BaseException:
-        await cur.execute("ROLLBACK")
-        raise
-    await cur.execute("COMMIT")
 
 
 async def _tune_text_indexes(cur: aiopg.Cursor) -> None:

@@ -6,30 +6,29 @@ mode, which aiopg uses, cannot COPY) and the count delta of the rows that
 were really inserted, in the ``count_deltas`` outbox. So counts can never
 disagree with rows, whatever dies when.
 
-Driver errors are translated here: connection-level trouble becomes
-:class:`StorageUnavailable` (retry), data the server refuses for good is
-isolated by splitting the batch and reported back, never retried.
+Driver errors are translated at the storage edge (:mod:`app.storage.edge`):
+connection-level trouble becomes :class:`StorageUnavailable` (retry); data
+the server refuses for good is isolated here by splitting the batch and
+reported back, never retried.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import aiopg
 import orjson
 import psycopg2
 
-from app.counting import delta_from_rows, epoch_minute
-from app.errors import StorageUnavailable
+from app.domain.counting import delta_from_rows, epoch_minute
+from app.storage import edge
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 Pending = list[tuple[int, dict[str, int]]]  # recorded count deltas, (end offset, delta), oldest first
 
 # logs is partitioned by day, so its primary key is (id, timestamp): the lookup keeps the id
@@ -75,9 +74,6 @@ DELETE FROM count_deltas WHERE events_partition = %(partition)s AND end_offset <
 _PENDING_DELTAS: Final = """
 SELECT end_offset, delta FROM count_deltas WHERE events_partition = %(partition)s ORDER BY end_offset
 """
-# SQLSTATE classes that mean "these rows are wrong", not "the server is unwell":
-# 22 data exception, 23 integrity constraint violation, 54 program limit exceeded.
-_ROW_ERROR_CLASSES: Final = ("22", "23", "54")
 
 
 @dataclass(slots=True)
@@ -88,15 +84,6 @@ class BatchResult:
     delta: dict[str, int] = field(default_factory=dict)
     rejected: list[tuple[dict[str, Any], str]] = field(default_factory=list)
     pending: Pending = field(default_factory=list)  # count deltas still to relay
-
-
-def _is_row_error(exc: psycopg2.Error) -> bool:
-    code = exc.pgcode or ""
-    if code == "23514" and "partition constraint" in str(exc):
-        # A day's partition was attached while this row was routed to logs_default:
-        # nothing is wrong with the row, and a retry routes it to the new partition.
-        return False
-    return code[:2] in _ROW_ERROR_CLASSES
 
 
 LATENCY_SETTINGS: Final = "SET jit = off; SET max_parallel_workers_per_gather = 0"
@@ -122,38 +109,10 @@ async def _plan_for_latency(conn: aiopg.Connection) -> None:
 
 async def connect_pool(dsn: str, size: int) -> aiopg.Pool:
     """A connection pool; fails with :class:`StorageUnavailable` when PostgreSQL is away."""
-    try:
+    with edge.postgres_errors():
         return await aiopg.create_pool(
             dsn, minsize=0, maxsize=size, timeout=30, pool_recycle=300, on_connect=_plan_for_latency
         )
-    except (psycopg2.OperationalError, OSError) as exc:
-        raise StorageUnavailable(f"PostgreSQL unavailable: {exc}") from exc
-
-
-@contextlib.asynccontextmanager
-async def _transaction(pool: aiopg.Pool, *, begin: bool = True) -> AsyncIterator[aiopg.Cursor]:
-    """A cursor inside BEGIN/COMMIT, with connection trouble made :class:`StorageUnavailable`.
-
-    With ``begin=False`` the caller's first statement starts with ``BEGIN;``:
-    a round trip less, which counts where the worker shares its cores.
-    """
-    try:
-        async with pool.acquire() as conn, conn.cursor() as cur:
-            if begin:
-                await cur.execute("BEGIN")
-            try:
-                yield cur
-            except BaseException:
-                if not conn.closed:
-                    await cur.execute("ROLLBACK")
-                raise
-            await cur.execute("COMMIT")
-    except psycopg2.Error as exc:
-        if isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError) or not _is_row_error(exc):
-            raise StorageUnavailable(f"PostgreSQL unavailable: {exc}") from exc
-        raise
-    except (OSError, TimeoutError) as exc:
-        raise StorageUnavailable(f"PostgreSQL unavailable: {exc}") from exc
 
 
 async def _insert_isolating(cur: aiopg.Cursor, events: Sequence[dict[str, Any]], result: BatchResult) -> list[Any]:
@@ -163,7 +122,7 @@ async def _insert_isolating(cur: aiopg.Cursor, events: Sequence[dict[str, Any]],
         await cur.execute(_INSERT, (orjson.dumps(events).decode(),))
         rows: list[Any] = await cur.fetchall()
     except psycopg2.Error as exc:
-        if not _is_row_error(exc):
+        if not edge.is_row_error(exc):
             raise
         await cur.execute("ROLLBACK TO SAVEPOINT batch")
         if len(events) == 1:
@@ -207,16 +166,8 @@ async def persist_batch(
     needed only until the partition's first delta since it was assigned.
     """
     result = BatchResult()
-    async with _transaction(pool, begin=False) as cur:
-        try:
-            await cur.execute("BEGIN;" + _INSERT, (orjson.dumps(events).decode(),))
-            rows = await cur.fetchall()
-        except psycopg2.Error as exc:
-            if not _is_row_error(exc):
-                raise
-            await cur.execute("ROLLBACK")
-            await cur.execute("BEGIN")
-            rows = await _insert_isolating(cur, events, result)
+    async with edge.transaction(pool, begin=False) as cur:
+        rows = await _insert_rows(cur, events, result)
         result.inserted = len(rows)
         result.delta = delta_from_rows(rows, epoch_minute(now or datetime.now(UTC)))
         if wait_turn is not None:
@@ -225,6 +176,20 @@ async def persist_batch(
             await _discard_stale_deltas(cur, partition, end_offset)
         result.pending = await _record_and_read_deltas(cur, partition, end_offset, result.delta, relayed)
     return result
+
+
+async def _insert_rows(cur: aiopg.Cursor, events: Sequence[dict[str, Any]], result: BatchResult) -> list[Any]:
+    """The batch's INSERT, opening the transaction in the same round trip; rows PostgreSQL refuses are isolated
+    (the transaction starts again, and the batch is split until the bad rows stand alone)."""
+    try:
+        await cur.execute("BEGIN;" + _INSERT, (orjson.dumps(events).decode(),))
+        rows: list[Any] = await cur.fetchall()
+        return rows
+    except psycopg2.Error as exc:
+        if not edge.is_row_error(exc):
+            raise
+    await cur.execute("ROLLBACK; BEGIN")
+    return await _insert_isolating(cur, events, result)
 
 
 async def _record_and_read_deltas(
@@ -258,33 +223,11 @@ async def _discard_stale_deltas(cur: aiopg.Cursor, partition: int, end_offset: i
 
 async def pending_deltas(pool: aiopg.Pool, partition: int, relayed: int | None = None) -> Pending:
     """Recorded deltas of ``partition`` still to relay, oldest first (forgetting those up to ``relayed``)."""
-    async with _transaction(pool) as cur:
+    async with edge.transaction(pool) as cur:
         return await _record_and_read_deltas(cur, partition, -1, {}, relayed)
 
 
 async def ping(pool: aiopg.Pool) -> None:
     """Raise :class:`StorageUnavailable` unless PostgreSQL answers."""
-    async with _transaction(pool) as cur:
+    async with edge.transaction(pool) as cur:
         await cur.execute("SELECT 1")
-
-
-async def retrying(
-    operation: Callable[[], Awaitable[T]],
-    *,
-    max_delay: float,
-    on_retry: Callable[[StorageUnavailable, float], None],
-    sleep: Callable[[float], Awaitable[Any]],
-) -> T:
-    """Run ``operation`` until it does not raise :class:`StorageUnavailable`.
-
-    Backoff doubles from 0.1 s up to ``max_delay``; nothing is skipped, so a
-    partition waits for PostgreSQL instead of losing what it holds.
-    """
-    delay = 0.1
-    while True:
-        try:
-            return await operation()
-        except StorageUnavailable as exc:
-            on_retry(exc, delay)
-            await sleep(delay)
-            delay = min(delay * 2, max_delay)

@@ -7,12 +7,10 @@ from datetime import datetime
 from typing import Any
 
 import aiopg
-import psycopg2
 
-from app.context import ContextWindow, context_sql
-from app.errors import StorageUnavailable
-from app.query import LogQuery
-from app.query_sql import (
+from app.domain.context import ContextWindow, context_sql
+from app.domain.query import LogQuery
+from app.domain.query_sql import (
     COLUMNS,
     count_sql,
     first_scan,
@@ -21,16 +19,11 @@ from app.query_sql import (
     recent_text_sql,
     select_sql,
 )
+from app.storage import edge
 
 
 async def _fetch(pool: aiopg.Pool, sql: str, args: Any) -> list[Any]:
-    try:
-        async with pool.acquire() as conn, conn.cursor() as cur:
-            await cur.execute(sql, args)
-            rows: list[Any] = await cur.fetchall()
-            return rows
-    except (psycopg2.OperationalError, psycopg2.InterfaceError, OSError, TimeoutError) as exc:
-        raise StorageUnavailable(f"PostgreSQL unavailable: {exc}") from exc
+    return await edge.fetch(pool, sql, args)
 
 
 async def fetch_rows(pool: aiopg.Pool, sql: str, args: Any) -> list[Any]:

@@ -9,7 +9,7 @@ also after a worker is SIGKILLed mid-batch):
   ``count_deltas`` outbox). A batch replayed after a crash inserts nothing
   new and so counts nothing new.
 * Each delta is tagged with its ``logs.events`` partition and last offset;
-  :func:`app.counting.fold` keeps per counter the highest offset folded in
+  :func:`app.domain.counting.fold` keeps per counter the highest offset folded in
   from each partition, so a delta delivered twice is folded in once.
   The persist agent relays a partition's recorded deltas oldest first,
   before newer ones, so no older delta arrives behind a newer one.
@@ -34,22 +34,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import faust
+from faust.types import TableT
 
-from app.app import app, settings
-from app.counting import by_scope, scope_of, scope_snapshot, split_scope
+from app.domain.counting import by_scope, scope_of, scope_snapshot, split_scope
+
+if TYPE_CHECKING:
+    from app.app import LogpipeApp
 
 ROUTING_KEY = "total"  # any key will do: with one partition every key lives with the same worker
-
-counts = app.Table(
-    "counts",
-    default=None,
-    partitions=1,
-    schema=faust.Schema(key_type=str, key_serializer="json", value_serializer="json"),
-    help="Live counters: total, level:*, source:*, org:*, minute:00..59, and each per organization.",
-)
+TABLE = "counts"
 
 
 class CountMirror:
@@ -63,7 +59,8 @@ class CountMirror:
     recovered), to be read back whole on the next request.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, table: Mapping[str, Any]) -> None:
+        self._table = table
         self._scopes: dict[str, dict[str, Mapping[str, Any]]] | None = None
 
     def clear(self) -> None:
@@ -76,25 +73,45 @@ class CountMirror:
 
     def scope(self, tenant: str | None) -> Mapping[str, Mapping[str, Any]]:
         if self._scopes is None:
-            self._scopes = by_scope(counts.items())
+            self._scopes = by_scope(self._table.items())
         return self._scopes.get(scope_of(tenant), {})
 
 
-mirror = CountMirror()
+class LiveCounts:
+    """The count table, its in-memory mirror, and the stats answer read from them."""
+
+    def __init__(self, table: TableT[str, Any], top_sources: int) -> None:
+        self.table = table
+        self.mirror = CountMirror(cast(Mapping[str, Any], table))
+        self._top_sources = top_sources
+
+    def write(self, key: str, value: Mapping[str, Any]) -> None:
+        """Set one counter (inside the count agent's stream iteration: Faust writes tables only there)."""
+        self.table[key] = value
+        self.mirror.put(key, value)
+
+    def current_stats(self, now: datetime | None = None, tenant: str | None = None) -> dict[str, Any]:
+        """The stats answer (all events, or ``tenant``'s) from the count table; call it on the table's owner."""
+        return scope_snapshot(self.mirror.scope(tenant), now or datetime.now(UTC), self._top_sources, tenant)
 
 
-@counts.on_recover
-async def _table_recovered() -> None:
-    mirror.clear()
+def register(app: LogpipeApp) -> None:
+    """Declare the count table on ``app``; its mirror is dropped whenever the table may change behind it."""
+    table = app.Table(
+        TABLE,
+        default=None,
+        partitions=1,
+        schema=faust.Schema(key_type=str, key_serializer="json", value_serializer="json"),
+        help="Live counters: total, level:*, source:*, org:*, minute:00..59, and each per organization.",
+    )
+    counts = LiveCounts(table, app.settings.stats_top_sources)
 
+    async def recovered() -> None:
+        counts.mirror.clear()
 
-async def _partitions_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
-    mirror.clear()
+    async def revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
+        counts.mirror.clear()
 
-
-app.on_partitions_revoked.connect(cast(Any, _partitions_revoked))
-
-
-def current_stats(now: datetime | None = None, tenant: str | None = None) -> dict[str, Any]:
-    """The stats answer (all events, or ``tenant``'s) from the count table; call it on the table's owner."""
-    return scope_snapshot(mirror.scope(tenant), now or datetime.now(UTC), settings.stats_top_sources, tenant)
+    table.on_recover(recovered)
+    app.on_partitions_revoked.connect(cast(Any, revoked))
+    app.services.live_counts = counts

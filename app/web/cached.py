@@ -13,7 +13,6 @@ the answer is 503 ``database_unavailable`` with ``Retry-After``.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Final, cast
@@ -22,11 +21,10 @@ import aiopg
 from aiohttp import web as aioweb
 from faust import web
 
-from app.app import cache, database, settings
-from app.errors import CircuitOpen, StorageUnavailable
-from app.metrics import STALE_ANSWERS
+from app.errors import StorageUnavailable
+from app.ops.metrics import STALE_ANSWERS
+from app.services import Services
 from app.storage.cache import CachedAnswer
-from app.web.errors import database_unavailable
 
 STALE_WARNING: Final = '110 - "Response is Stale"'
 
@@ -42,7 +40,11 @@ def stale_answer(answer: CachedAnswer, now: float) -> web.Response:
 
 
 async def read_through(
-    kind: str, key: str, ttl: float, compute: Callable[[aiopg.Pool], Awaitable[bytes | web.Response]]
+    services: Services,
+    kind: str,
+    key: str,
+    ttl: float,
+    compute: Callable[[aiopg.Pool], Awaitable[bytes | web.Response]],
 ) -> web.Response:
     """Answer from the cache or from ``compute`` (run through the breaker).
 
@@ -50,21 +52,22 @@ async def read_through(
     not cache (a 404: the event may arrive later).
 
     ``ttl`` 0 turns the cache off for this kind, stale answers with it.
+    With no answer to give, :class:`StorageUnavailable` rises to the 503.
     """
+    cache, stale_max = services.cache, services.settings.cache_stale_max
     cached = await cache.get_answer(kind, key, fresh_for=ttl) if ttl else None
     if cached is not None and cached.age(time.time()) <= ttl:
         return json_answer(cached.body)
     try:
-        body = await database.read(compute)
-    except StorageUnavailable as exc:
+        body = await services.database.read(compute)
+    except StorageUnavailable:
         now = time.time()
-        if cached is not None and cached.age(now) <= max(ttl, settings.cache_stale_max):
+        if cached is not None and cached.age(now) <= max(ttl, stale_max):
             STALE_ANSWERS.labels(kind).inc()
             return stale_answer(cached, now)
-        retry = math.ceil(exc.retry_after) if isinstance(exc, CircuitOpen) else None
-        return database_unavailable(str(exc), retry_after=retry)
+        raise
     if not isinstance(body, bytes):
         return body
     if ttl:
-        await cache.set_answer(key, body, keep=max(ttl, settings.cache_stale_max))
+        await cache.set_answer(key, body, keep=max(ttl, stale_max))
     return json_answer(body)

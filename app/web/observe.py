@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web as aioweb
 
-from app.metrics import HTTP_REQUESTS, HTTP_SECONDS
+from app.ops.metrics import HTTP_REQUESTS, HTTP_SECONDS
 
 Handler = Callable[[aioweb.Request], Awaitable[aioweb.StreamResponse]]
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 
 class FieldErrorOut(BaseModel):
@@ -174,13 +175,65 @@ class DeadLetterPage(BaseModel):
     total: int | None = Field(None, description="How many match (up to 100,000); on the first page only.")
 
 
+def _text(rule_message: str) -> Any:
+    def check(value: Any) -> Any:
+        if value is not None and not isinstance(value, str):
+            raise PydanticCustomError("type", rule_message)
+        return value
+
+    return BeforeValidator(check)
+
+
+def _letter_ids(value: Any) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise PydanticCustomError("type", "must be a list of dead-letter ids like '2:41'")
+    for ref in value:
+        partition, _, offset = str(ref).partition(":")
+        if not (partition.isdigit() and offset.isdigit()):
+            raise PydanticCustomError(
+                "format", "{ref} is not a dead-letter id like '2:41'", {"ref": repr(str(ref)[:40])}
+            )
+    return [str(ref) for ref in value]
+
+
+def _patch(value: Any) -> Any:
+    if value is not None and not isinstance(value, dict):
+        raise PydanticCustomError("object", "must be a JSON object (a JSON merge patch)")
+    return value
+
+
+def _limit(value: Any) -> Any:
+    if value is None:
+        return 1000
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise PydanticCustomError("type", "must be an integer")
+    try:
+        number = int(value)
+    except ValueError:
+        raise PydanticCustomError("type", "must be an integer") from None
+    if not 1 <= number <= MAX_REPLAY:
+        raise PydanticCustomError("range", "must be between 1 and {n}", {"n": MAX_REPLAY})
+    return number
+
+
+MAX_REPLAY = 10_000
+
+
 class ReplayRequest(BaseModel):
-    reason: str | None = None
-    since: str | None = None
-    until: str | None = None
-    ids: list[str] | None = None
-    patch: dict[str, Any] | None = Field(None, description="A JSON merge patch (RFC 7386) applied before replay.")
-    limit: int = Field(1000, ge=1, le=10_000)
+    """Which dead letters to replay, and the fix to apply; at least one selector is required."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    reason: Annotated[str | None, _text("must be a string, e.g. invalid")] = None
+    since: Annotated[str | None, _text("must be an ISO 8601 date-time")] = None
+    until: Annotated[str | None, _text("must be an ISO 8601 date-time")] = None
+    ids: Annotated[list[str] | None, BeforeValidator(_letter_ids)] = None
+    patch: Annotated[dict[str, Any] | None, BeforeValidator(_patch)] = Field(
+        None, description="A JSON merge patch (RFC 7386) applied before replay."
+    )
+    limit: Annotated[int, BeforeValidator(_limit)] = Field(1000, ge=1, le=MAX_REPLAY)
 
 
 class ReplayOut(BaseModel):

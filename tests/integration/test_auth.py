@@ -5,14 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import orjson
 import pytest
 
-from app.auth import hash_key, new_key
+from app.domain.keys import hash_key, new_key
 from tests.integration.test_http_api import call
 from tests.integration.test_pipeline import row_count
 from tests.support.kafka import wait_for
@@ -27,12 +26,6 @@ KEYS = {
     hash_key(GLOBEX): {"organization": "globex", "roles": ["ingest", "query"]},
     hash_key(ADMIN): {"organization": None, "roles": ["admin"]},
 }
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 def as_(key: str) -> dict[str, Any]:

@@ -121,9 +121,9 @@ async def test_a_worker_killed_and_restarted_twice_loses_nothing(workers: Worker
     Checked per event, after the pipeline drained: an event whose offset was
     committed without its row is named. The first kill falls within seconds
     of the start, before the survivor committed anything (a partition with
-    no committed offset must be read again from its start: app.offsets), and
+    no committed offset must be read again from its start: app.kafka.offsets), and
     the rebalances fall inside fetches and batches (records fetched before a
-    seek must not move the read offset past it: app.drain).
+    seek must not move the read offset past it: app.kafka.drain).
     """
     (survivor, victim), _ = await start_group(workers, 2)
     events = 8000

@@ -21,7 +21,7 @@ import orjson
 import pytest
 from playwright.async_api import Browser, Page, Request, Route, async_playwright, expect
 
-from app.auth import hash_key, new_key
+from app.domain.keys import hash_key, new_key
 from tests.integration.test_faults import worker_cut_off_from_postgres
 from tests.integration.test_http_api import call, ready_worker
 from tests.integration.test_pipeline import query
@@ -59,12 +59,6 @@ async def browser() -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def shot(page: Page, name: str) -> None:

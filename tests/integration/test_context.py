@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp
 import pytest
 
@@ -14,12 +12,6 @@ from tests.support.kafka import wait_for
 from tests.support.workers import WorkerFactory
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def test_context_around_a_hit(workers: WorkerFactory, database_url: str, http: aiohttp.ClientSession) -> None:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import orjson
 import pytest
 
-from app.auth import hash_key, new_key
+from app.domain.keys import hash_key, new_key
 from tests.integration.test_faults import rows_of, worker_cut_off_from_postgres
 from tests.integration.test_http_api import call
 from tests.support.kafka import wait_drained, wait_for
@@ -27,12 +26,6 @@ pytestmark = pytest.mark.integration
 TTL = 1.0  # CACHE_QUERY_TTL and CACHE_STATS_TTL of the worker under test
 RESET = 5.0  # PG_BREAKER_RESET, the default
 STALE = '110 - "Response is Stale"'
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def metric(http: aiohttp.ClientSession, worker: Worker, line_start: str) -> float | None:

@@ -16,9 +16,9 @@ import aiopg
 import psycopg2
 import pytest
 
-from app.context import context_sql
-from app.query import Cursor, LogQuery
-from app.query_sql import (
+from app.domain.context import context_sql
+from app.domain.query import Cursor, LogQuery
+from app.domain.query_sql import (
     COLUMNS,
     _after_cursor,
     _where,

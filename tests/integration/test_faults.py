@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from app.watch import PROBE_TIMEOUT
+from app.kafka.watch import PROBE_TIMEOUT
 from devstack.servers import ensure_broker, free_port
 from tests.integration.test_http_api import call
 from tests.integration.test_pipeline import query, stats_match_rows
@@ -26,12 +26,6 @@ from tests.support.tcpproxy import TcpProxy, proxied_url, tcp_proxy
 from tests.support.workers import Worker, WorkerFactory
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 @contextlib.asynccontextmanager

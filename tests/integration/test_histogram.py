@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp
 import pytest
 
@@ -15,12 +13,6 @@ from tests.support.workers import WorkerFactory
 
 pytestmark = pytest.mark.integration
 RANGE = "start=2026-01-02T10:00:00Z&end=2026-01-02T10:59:59Z"
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def test_histogram_counts_per_bucket_and_level(

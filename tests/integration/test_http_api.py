@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -13,19 +12,13 @@ import pytest
 import redis
 from openapi_spec_validator import validate
 
-from app.query import parse_query
+from app.domain.query import parse_query
 from tests.integration.test_pipeline import query, row_count, stats_match_rows
 from tests.support.kafka import wait_for
 from tests.support.tcpproxy import proxied_url
 from tests.support.workers import Worker, WorkerFactory
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def call(

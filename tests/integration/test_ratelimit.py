@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
 
 from app.settings import Settings
 from app.storage.cache import Cache
-from app.web.ratelimit import RateLimiter
+from app.storage.limiter import RateLimiter
 from devstack.servers import free_port
 from tests.integration.test_http_api import call, ready_worker
 from tests.support.tcpproxy import proxied_url
@@ -22,12 +21,6 @@ pytestmark = pytest.mark.integration
 
 # 20 tokens that refill at one per 100 s: nothing refills while a test runs.
 SLOW = Settings(rate_limit_query_rps=0.01, rate_limit_burst_seconds=2000)
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def test_limits_are_exact_across_workers_and_loosen_to_per_worker_without_redis(redis_url: str) -> None:

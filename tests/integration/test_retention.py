@@ -13,9 +13,9 @@ import psycopg2
 import pytest
 
 from app.agents.retention import enforce
-from app.app import settings
-from app.storage import deadletters
-from app.storage.migrate import SCHEMAS_DIR, migrate
+from app.settings import Settings
+from app.storage import letter_rows
+from app.storage.migrate import MIGRATIONS_DIR, migrate
 from app.storage.partitions import GIN_PENDING_LIST_KB, maintain
 
 pytestmark = pytest.mark.integration
@@ -94,18 +94,19 @@ async def test_dead_letters_older_than_the_window_are_deleted_in_batches(databas
     insert_dead_letters(database_url, partition=1, days_ago=1, count=5)
     async with aiopg.create_pool(database_url, minsize=1, maxsize=1) as pool:
         cutoff = datetime.now(UTC) - timedelta(days=7)
-        assert await deadletters.prune(pool, failed_before=cutoff, batch=3) == 7
-        assert await deadletters.prune(pool, failed_before=cutoff, batch=3) == 0
+        assert await letter_rows.prune(pool, failed_before=cutoff, batch=3) == 7
+        assert await letter_rows.prune(pool, failed_before=cutoff, batch=3) == 0
     assert dead_letters_by_partition(database_url) == [(1, 5)]
 
 
 async def test_a_retention_pass_keeps_partitions_and_dead_letters_to_the_window(database_url: str) -> None:
     await migrate(database_url)
+    settings = Settings()
     window = settings.retention_days
     insert_dead_letters(database_url, partition=0, days_ago=window + 0.5, count=4)
     insert_dead_letters(database_url, partition=1, days_ago=window - 0.5, count=6)
     async with aiopg.create_pool(database_url, minsize=1, maxsize=1) as pool:
-        await enforce(pool)
+        await enforce(pool, settings)
     assert dead_letters_by_partition(database_url) == [(1, 6)]
     ahead = datetime.now(UTC).date() + timedelta(days=settings.partition_days_ahead)
     assert f"logs_{ahead:%Y%m%d}" in partitions(database_url), "the partitions were maintained in the same pass"
@@ -114,7 +115,7 @@ async def test_a_retention_pass_keeps_partitions_and_dead_letters_to_the_window(
 async def test_migration_from_an_unpartitioned_table_keeps_every_row(database_url: str, tmp_path: Path) -> None:
     earlier = tmp_path / "schemas"
     earlier.mkdir()
-    for path in sorted(SCHEMAS_DIR.glob("00[123]_*.sql")):
+    for path in sorted(MIGRATIONS_DIR.glob("00[123]_*.sql")):
         shutil.copy(path, earlier / path.name)
     await migrate(database_url, earlier)
     insert_days(database_url, [0, 2, 5], per_day=1000)
@@ -122,7 +123,7 @@ async def test_migration_from_an_unpartitioned_table_keeps_every_row(database_ur
     before = run(database_url, summary)
 
     applied = await migrate(database_url)
-    later = sorted(path.name for path in SCHEMAS_DIR.glob("*.sql") if path.name > "004")
+    later = sorted(path.name for path in MIGRATIONS_DIR.glob("*.sql") if path.name > "004")
     assert applied[0] == "004_partition_logs_by_day.sql" and applied == later, applied
     assert run(database_url, summary) == before
     await maintained(database_url, retention_days=7)

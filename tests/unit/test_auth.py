@@ -5,10 +5,12 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from app.auth import ANONYMOUS, KeyConfigError, KeyRing, hash_key, new_key, presented_key
-from app.query import LogQuery
+from app.domain.keys import ANONYMOUS, KeyRing, hash_key, new_key, presented_key
+from app.domain.query import LogQuery
+from app.errors import ConfigError, TenantMismatch
 from app.settings import Settings
-from app.web.auth import TenantMismatch, cache_scope, load_keyring, required_role, scope_query
+from app.web.access import cache_scope, load_keyring, scope_query
+from app.web.routes import role_for
 
 ACME_KEY, GLOBEX_KEY, ADMIN_KEY = new_key(), new_key(), new_key()
 CONFIG = {
@@ -54,7 +56,7 @@ def test_new_keys_are_long_random_and_prefixed() -> None:
     ],
 )
 def test_bad_configuration_says_which_entry_and_why(config: bytes, complaint: str) -> None:
-    with pytest.raises(KeyConfigError, match=complaint):
+    with pytest.raises(ConfigError, match=complaint):
         KeyRing.from_json(config)
 
 
@@ -63,7 +65,7 @@ def test_auth_on_needs_a_key_and_auth_off_needs_none() -> None:
     ring = load_keyring(Settings(auth_enabled=True, api_keys=orjson.dumps(CONFIG).decode()))
     assert ring is not None and len(ring) == 3
     for empty in ({}, {"api_keys": "{}"}):
-        with pytest.raises(KeyConfigError, match="AUTH_ENABLED is true but no API key is configured"):
+        with pytest.raises(ConfigError, match="AUTH_ENABLED is true but no API key is configured"):
             load_keyring(Settings(auth_enabled=True, **empty))
 
 
@@ -98,7 +100,7 @@ def test_the_key_comes_from_x_api_key_or_a_bearer_token() -> None:
     ],
 )
 def test_each_route_needs_its_role(method: str, route: str, role: str | None) -> None:
-    assert required_role(method, route) == role
+    assert role_for(method, route) == role
 
 
 def test_a_tenant_query_is_narrowed_never_widened() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.backpressure import MAX_RETRY_SECONDS, LagGate
+from app.domain.backpressure import MAX_RETRY_SECONDS, LagGate
 
 
 def test_hysteresis() -> None:

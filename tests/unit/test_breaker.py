@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.breaker import CircuitBreaker, CircuitState
+from app.domain.breaker import CircuitBreaker, CircuitState
 
 
 class Clock:

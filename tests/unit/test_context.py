@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from multidict import MultiDict
 
-from app.context import DEFAULT_CONTEXT, MAX_CONTEXT, ContextWindow, context_sql, parse_context
-from app.query import QueryError
+from app.domain.context import DEFAULT_CONTEXT, MAX_CONTEXT, ContextWindow, context_sql, parse_context
+from app.errors import QueryError
 
 HIT = (uuid.UUID(int=7), datetime(2026, 1, 2, tzinfo=UTC), "INFO", "m", "api", "acme", None, None)
 

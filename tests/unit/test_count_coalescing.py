@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.agents.count import PendingCounters
-from app.counting import CounterValue, fold, table_key
+from app.domain.counting import CounterValue, fold, table_key
 
 
 def delta(partition: int, offset: int, **counts: int) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app.counting import (
+from app.domain.counting import (
     CounterValue,
     by_scope,
     delta_from_rows,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from app.deadletters import DeadLetter, Reason
+from app.domain.deadletters import DeadLetter, Reason
 
 
 def test_headers_say_why_and_where_from() -> None:

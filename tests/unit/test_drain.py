@@ -1,5 +1,5 @@
-"""Records reach the streams in offset order from the last seek (see app.drain), and a partition with no
-committed offset is read from its start after a rebalance (see app.offsets).
+"""Records reach the streams in offset order from the last seek (see app.kafka.drain), and a partition with no
+committed offset is read from its start after a rebalance (see app.kafka.offsets).
 
 The hand-over and the seek bookkeeping run on a stand-in for the transport's
 consumer: its fetches are scripted, its seeks recorded, and Faust's own
@@ -18,8 +18,8 @@ from faust.transport.consumer import Consumer as FaustConsumer
 from faust.types import TP
 from intervaltree import IntervalTree
 
-from app.drain import OrderedDrain
-from app.offsets import UncommittedFromStart
+from app.kafka.drain import OrderedDrain
+from app.kafka.offsets import UncommittedFromStart
 
 EVENTS_0, EVENTS_1, CHANGELOG = TP("logs.events", 0), TP("logs.events", 1), TP("app-counts-changelog", 0)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from app.envelopes import pack, unpack
+from app.domain.envelopes import pack, unpack
 
 
 def test_pack_respects_the_byte_budget_and_keeps_every_event() -> None:

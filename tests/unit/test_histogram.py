@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from multidict import MultiDict
 
-from app.histogram import Histogram, auto_seconds, histogram_body, histogram_sql, parse_histogram
-from app.query import LogQuery, QueryError, parse_query
+from app.domain.histogram import Histogram, auto_seconds, histogram_body, histogram_sql, parse_histogram
+from app.domain.query import LogQuery, parse_query
+from app.errors import QueryError
 
 NOW = datetime(2026, 1, 2, 12, 0, 30, tzinfo=UTC)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from app.ingest import BadBody, parse_batch, parse_single
+from app.domain.bodies import BadBody, parse_batch, parse_single
 from app.models import InvalidEvent
 
 GOOD = {"message": "m", "source": "s"}

@@ -1,4 +1,4 @@
-"""A commit the broker refused leaves no committed offset behind (see app.offsets).
+"""A commit the broker refused leaves no committed offset behind (see app.kafka.offsets).
 
 The commit and the seek are Faust's own code, run on a stand-in for the
 transport's consumer whose broker refuses commits while the group
@@ -18,8 +18,9 @@ from faust.transport.consumer import Consumer as FaustConsumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import TP
 
-from app.app import app, fetch_wait_ms
-from app.offsets import RefusedCommitsForgotten
+from app.app import app
+from app.kafka.fetch import fetch_max_wait_ms
+from app.kafka.offsets import RefusedCommitsForgotten
 
 EVENTS_0, EVENTS_1 = TP("logs.events", 0), TP("logs.events", 1)
 
@@ -105,6 +106,8 @@ def test_the_apps_consumers_forget_refused_commits() -> None:
 def test_fausts_consumer_fetches_wait_as_set() -> None:
     faust_thread = AIOKafkaConsumerThread
     thread = app.transport.Consumer.thread_class
-    assert issubclass(thread, faust_thread) and thread.fetch_wait_ms == fetch_wait_ms
+    assert issubclass(thread, faust_thread) and thread.fetch_wait_ms == fetch_max_wait_ms(
+        app.settings.broker_fetch_max_wait
+    )
     source = inspect.getsource(faust_thread._create_worker_consumer)
     assert "fetch_max_wait_ms=1500" in source  # why the override exists: if this fails, Faust made it a setting

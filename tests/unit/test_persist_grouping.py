@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from app.agents.batches import group_by_partition, rejected_letters
-from app.deadletters import Reason
+from app.domain.batches import group_by_partition, rejected_letters
+from app.domain.deadletters import Reason
 
 
 def env(*ids: str) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
-from app.storage.postgres import _is_row_error
+from app.storage.edge import is_row_error
 
 
 @dataclass
@@ -20,7 +20,7 @@ class Refusal:
 
 
 def row_error(code: str, text: str) -> bool:
-    return _is_row_error(cast(Any, Refusal(code, text)))
+    return is_row_error(cast(Any, Refusal(code, text)))
 
 
 def test_bad_rows_are_data_and_integrity_errors() -> None:

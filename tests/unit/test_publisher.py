@@ -9,7 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from app.publisher import BrokerUnavailable, EnvelopePublisher, Overloaded
+from app.errors import BrokerUnavailable, Overloaded
+from app.kafka.publisher import EnvelopePublisher
 
 
 class FakeBroker:

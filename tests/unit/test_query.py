@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from multidict import MultiDict
 
-from app.query import (
+from app.domain.query import (
     COUNT_CAP,
     MAX_LIMIT,
     Cursor,
@@ -18,7 +18,7 @@ from app.query import (
     parse_query,
     parse_time,
 )
-from app.query_sql import (
+from app.domain.query_sql import (
     MAX_RECENT_SCAN,
     PREFILTERED_SCAN_FACTOR,
     count_sql,

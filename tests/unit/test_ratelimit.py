@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.ratelimit import Bucket, LocalBuckets, decide
+from app.domain.buckets import Bucket, LocalBuckets, decide
 
 
 def test_a_full_bucket_allows_its_burst_then_refuses_until_it_refills() -> None:

@@ -7,8 +7,9 @@ from typing import Any
 import orjson
 import pytest
 
+from app.domain.replay import StoredLetter, merge_patch, replay_record, shown_value
+from app.errors import ReplayRefused
 from app.models import kafka_record_id
-from app.replay import ReplayRefused, StoredLetter, merge_patch, replay_record, shown_value
 
 
 def letter(value: bytes) -> StoredLetter:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from app import runtime
+from app.ops import runtime
 
 
 @pytest.fixture

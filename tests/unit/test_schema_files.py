@@ -6,12 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from app.schema import render
-from app.storage.migrate import SCHEMAS_DIR, discover
+from app.cli.schema import render
+from app.storage.migrate import discover
+
+EVENT_SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "log-event.schema.json"
 
 
 def test_committed_event_schema_is_current() -> None:
-    committed = (SCHEMAS_DIR / "log-event.schema.json").read_bytes()
+    committed = EVENT_SCHEMA.read_bytes()
     assert committed == render(), "schemas/log-event.schema.json is stale: run `make schema`"
 
 

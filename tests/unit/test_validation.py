@@ -5,9 +5,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from app.deadletters import DeadLetter, Reason
+from app.domain.deadletters import DeadLetter, Reason
+from app.domain.records import RawRecord, validate_record
 from app.models import kafka_record_id
-from app.validation import RawRecord, validate_record
 
 LIMIT = 128 * 1024
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 
-from app import watch as watch_module
-from app.backpressure import LagGate
-from app.publisher import EnvelopePublisher
-from app.watch import PipelineWatch, means_unreachable
+from app.domain.backpressure import LagGate
+from app.kafka import watch as watch_module
+from app.kafka.publisher import EnvelopePublisher
+from app.kafka.watch import PipelineWatch, means_unreachable
 
 
 @pytest.mark.parametrize(
@@ -89,7 +89,7 @@ async def test_a_silent_broker_with_no_acknowledgements_is_unreachable(silent_br
 async def test_late_probes_while_writes_are_acknowledged_keep_ingest_open(
     silent_broker: str, monkeypatch: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="app.watch")
+    caplog.set_level(logging.DEBUG, logger="app.kafka.watch")
     watch = await _watch_for(1.5, silent_broker, acknowledged_for=1.5, monkeypatch=monkeypatch)
     late = [r for r in caplog.records if "busy, not gone" in r.getMessage()]
     assert len(late) >= 3, f"the probes should have run out of time: {caplog.text}"

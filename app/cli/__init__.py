@@ -1,0 +1,1 @@
+"""The ``logpipe`` command line (entry point :func:`app.cli.main.main`)."""
