@@ -48,7 +48,7 @@ FACILITIES: Final = (
 SEVERITIES: Final = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
 """Severity keywords by code (RFC 5424 table 2, ``syslog.h``)."""
 
-LEVELS: Final = ("FATAL", "FATAL", "FATAL", "ERROR", "WARN", "INFO", "INFO", "DEBUG")
+SEVERITY_LEVELS: Final = ("FATAL", "FATAL", "FATAL", "ERROR", "WARN", "INFO", "INFO", "DEBUG")
 """logpipe's level for each severity code."""
 
 DEFAULT_SOURCE: Final = "syslog"
@@ -80,7 +80,7 @@ def _event(header: SyslogHeader, pri: int, received_at: datetime) -> Item:
     moment = header.timestamp or (received_at if received_at.tzinfo else received_at.replace(tzinfo=UTC))
     event: dict[str, Any] = {
         "message": message,
-        "level": LEVELS[severity],
+        "level": SEVERITY_LEVELS[severity],
         "source": _source(header),
         "timestamp": moment.astimezone(UTC).isoformat(),
         "metadata": _metadata(header, facility, severity),
