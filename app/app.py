@@ -29,9 +29,9 @@ from app.ops.logs import logging_config
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
 from app.web.access import authenticate, load_keyring
-from app.web.limits import rate_limits
 from app.web.observe import http_metrics
 from app.web.problems import json_errors
+from app.web.rate_limits import rate_limits
 from app.web.routes import role_for
 
 log = logging.getLogger(__name__)

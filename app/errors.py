@@ -9,6 +9,7 @@
     │   └── ReplayRefused    (a dead letter is still not a valid event after its patch)
     ├── TenantMismatch       (not retriable: a key of one organization asked for another's data)
     ├── ConfigError          (not retriable: a setting, or a file it names, is unusable)
+    │   └── RulesError       (the log rules file: names the line, the column and the reason)
     ├── TryLater             (retriable: not now; ``code`` and ``retry_after`` say why and when)
     │   ├── Backpressure     (the pipeline lags past its high-water mark)
     │   ├── RateLimited      (the client is over its allowance)
@@ -109,6 +110,14 @@ class TenantMismatch(LogpipeError):
 
 class ConfigError(LogpipeError, ValueError):
     """A setting, or a file a setting names, is unusable; the message says which entry and why."""
+
+
+class RulesError(ConfigError):
+    """The rules file is wrong: ``file:line:column: reason``, the position of the offending YAML node."""
+
+    def __init__(self, source_name: str, line: int, column: int, reason: str) -> None:
+        super().__init__(f"{source_name}:{line}:{column}: {reason}")
+        self.source_name, self.line, self.column, self.reason = source_name, line, column, reason
 
 
 class TryLater(LogpipeError):

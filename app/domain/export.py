@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import orjson
 
-from app.query import java_event
+from app.domain.query import java_event
 
 CSV_COLUMNS: Final = ("timestamp", "level", "source", "organization_id", "trace_id", "id", "message", "metadata")
 # What a spreadsheet may read as the start of a formula (OWASP's CSV injection list).

@@ -33,7 +33,8 @@ from typing import Any, Final
 
 import orjson
 
-from app.query import QueryError, no_nul
+from app.domain.query import no_nul
+from app.errors import QueryError
 
 FIELD_PREFIX: Final = "field."
 MAX_FIELD_FILTERS: Final = 10

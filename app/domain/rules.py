@@ -38,8 +38,9 @@ from typing import Any, Final
 import yaml  # type: ignore[import-untyped, unused-ignore]  # no stubs in the venv
 
 from app.domain.field_filters import MAX_FIELD_FILTERS, FieldFilter, field_filter
+from app.domain.query import LogQuery
+from app.errors import QueryError, RulesError
 from app.models import ID_MAX_CHARS, LEVELS, SOURCE_MAX_CHARS, normalise_level
-from app.query import LogQuery, QueryError
 
 RULE_KEYS: Final = ("name", "level", "source", "organization_id", "q", "fields", "window")
 MIN_WINDOW: Final = timedelta(seconds=10)
@@ -52,19 +53,11 @@ _UNIT_SECONDS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _NULL: Final = "tag:yaml.org,2002:null"
 
 
-class RulesError(ValueError):
-    """The rules file is wrong: ``file:line:column: reason``, the position of the offending YAML node."""
-
-    def __init__(self, source_name: str, line: int, column: int, reason: str) -> None:
-        super().__init__(f"{source_name}:{line}:{column}: {reason}")
-        self.source_name, self.line, self.column, self.reason = source_name, line, column, reason
-
-
 @dataclass(frozen=True, slots=True)
 class LogRule:
     """One rule: events matching ``query`` and ``fields`` within the last ``window``.
 
-    ``query`` is an :class:`app.query.LogQuery` with only its filters set
+    ``query`` is an :class:`app.domain.query.LogQuery` with only its filters set
     (levels, source, organization, text); ``fields`` are kept beside it
     because ``LogQuery`` has no field filters of its own. ``line`` is where
     the rule starts in its file, for messages about it later.

@@ -20,8 +20,8 @@ from app.ops.metrics import EVENTS_REJECTED
 from app.storage.limiter import Limit
 from app.web.access import tenant_of
 from app.web.base import ServiceView, raw
-from app.web.limits import DECISION, identity_of
 from app.web.problems import error_response
+from app.web.rate_limits import DECISION, identity_of
 
 
 class IngestView(ServiceView):

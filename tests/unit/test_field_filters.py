@@ -17,7 +17,7 @@ from app.domain.field_filters import (
     parse_field_filters,
     split_values,
 )
-from app.query import QueryError
+from app.errors import QueryError
 
 
 @pytest.mark.parametrize(

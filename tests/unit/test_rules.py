@@ -8,8 +8,8 @@ from textwrap import dedent
 import pytest
 
 from app.domain.field_filters import FieldFilter
+from app.domain.query import LogQuery
 from app.domain.rules import MAX_RULES, LogRule, RulesError, load_rules
-from app.query import LogQuery
 
 FULL = """\
 rules:
