@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from app.domain.admission import EventRules
 from app.domain.backpressure import LagGate
 from app.domain.topic_layout import EVENTS
 from app.kafka.fetch import fetch_max_wait_ms
@@ -18,7 +19,7 @@ from app.kafka.intake import Intake
 from app.kafka.publisher import EnvelopePublisher
 from app.kafka.tail_hub import TailHub
 from app.kafka.watch import PipelineWatch
-from app.settings import Settings
+from app.settings import Settings, event_rules
 from app.storage import partitions
 from app.storage.cache import Cache
 from app.storage.database import Database
@@ -41,6 +42,7 @@ class Services:
     watch: PipelineWatch
     tail_hub: TailHub
     intake: Intake
+    event_rules: EventRules
     live_counts: LiveCounts | None = None
     validator: RawValidator | None = None
 
@@ -86,4 +88,5 @@ def build_services(settings: Settings, send: Any) -> Services:
         watch=PipelineWatch(settings.broker_bootstrap, settings.app_id, publisher, gate, settings.watch_interval),
         tail_hub=TailHub(settings.broker_bootstrap, EVENTS, settings.tail_queue_size, wait_ms),
         intake=Intake(publisher, gate, limiter),
+        event_rules=event_rules(settings),
     )

@@ -6,11 +6,14 @@ Nothing else in the package reads ``os.environ``: code asks for
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.domain.admission import EventRules
 
 
 class Settings(BaseSettings):
@@ -178,7 +181,20 @@ class Settings(BaseSettings):
 
     # -- retention -------------------------------------------------------------------
     retention_days: int = Field(
-        7, ge=1, description="RETENTION_DAYS: daily partitions and dead letters older than this are dropped."
+        7,
+        ge=1,
+        description="RETENTION_DAYS: daily partitions and dead letters older than this are dropped; an event "
+        "dated further back is refused at ingest (rule too_old).",
+    )
+    ingest_max_future: float = Field(
+        600.0,
+        gt=0,
+        description="INGEST_MAX_FUTURE seconds an event's timestamp may be ahead of its receipt (rule range).",
+    )
+    extract_fields: bool = Field(
+        True,
+        description="EXTRACT_FIELDS: the fields of a JSON or logfmt message are kept in metadata.fields, "
+        "for field.KEY= filters.",
     )
     partition_days_ahead: int = Field(3, ge=1, description="PARTITION_DAYS_AHEAD created in advance.")
     partition_interval: float = Field(
@@ -226,6 +242,15 @@ class Settings(BaseSettings):
 
 
 @lru_cache(maxsize=1)
+def event_rules(settings: Settings) -> EventRules:
+    """The rules every way in applies to an event beyond the model's, from ``settings``."""
+    return EventRules(
+        max_future=timedelta(seconds=settings.ingest_max_future),
+        max_age=timedelta(days=settings.retention_days),
+        extract_fields=settings.extract_fields,
+    )
+
+
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return Settings()

@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import CommitFailedError
 from mode import Service
 
+from app.domain.admission import EventRules
 from app.domain.deadletters import DeadLetter
 from app.domain.envelopes import pack
 from app.domain.records import RawRecord, validate_record
@@ -29,7 +30,7 @@ from app.domain.topic_layout import DLQ, EVENTS, RAW, raw_topic_max_bytes
 from app.kafka.fetch import fetch_max_wait_ms
 from app.kafka.produce import Record, Send, produce_all
 from app.ops.metrics import CONSUMER_LAG, EVENTS_DEAD_LETTERED, EVENTS_VALIDATED
-from app.settings import Settings
+from app.settings import Settings, event_rules
 
 if TYPE_CHECKING:
     from app.app import LogpipeApp
@@ -38,13 +39,15 @@ log = logging.getLogger(__name__)
 Batch = Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
 
 
-def split_batch(batch: Batch, max_bytes: int) -> tuple[list[dict[str, Any]], list[DeadLetter]]:
+def split_batch(batch: Batch, max_bytes: int, rules: EventRules) -> tuple[list[dict[str, Any]], list[DeadLetter]]:
     """The valid events and the dead letters of one fetched batch."""
     good: list[dict[str, Any]] = []
     dead: list[DeadLetter] = []
     for tp, records in batch.items():
         for r in records:
-            out = validate_record(RawRecord(tp.topic, tp.partition, r.offset, r.timestamp, r.key, r.value), max_bytes)
+            out = validate_record(
+                RawRecord(tp.topic, tp.partition, r.offset, r.timestamp, r.key, r.value), max_bytes, rules
+            )
             if isinstance(out, DeadLetter):
                 dead.append(out)
             else:
@@ -72,6 +75,7 @@ class RawValidator(Service):
     def __init__(self, settings: Settings, send: Send, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._settings = settings
+        self._rules = event_rules(settings)
         self._send = send
         self._lock = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
@@ -130,7 +134,7 @@ class RawValidator(Service):
                 CONSUMER_LAG.labels("validate", tp.topic, str(tp.partition)).set(lag)
 
     async def _forward(self, batch: Batch) -> None:
-        good, dead = split_batch(batch, self._settings.raw_max_bytes)
+        good, dead = split_batch(batch, self._settings.raw_max_bytes, self._rules)
         records: list[Record] = [
             (EVENTS, None, envelope, None, None) for envelope in pack(good, self._settings.envelope_max_bytes)
         ]

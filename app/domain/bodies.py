@@ -7,14 +7,14 @@ the field and the rule, so a client can fix exactly the items that failed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from app.errors import BadBody
-from app.models import FieldError, InvalidEvent, LogEvent, parse_event
-
-__all__ = ["BadBody", "BatchOutcome", "parse_batch", "parse_single", "stamp_tenant"]
+from app.domain.admission import DEFAULT_RULES, EventRules, admit
+from app.errors import BadBody, InvalidEvent
+from app.models import LogEvent
 
 
 @dataclass(slots=True)
@@ -30,19 +30,11 @@ def _decode(body: bytes) -> Any:
         raise BadBody("invalid_json", f"body is not valid JSON: {exc}") from None
 
 
-def stamp_tenant(event: LogEvent, tenant: str | None) -> LogEvent:
-    """``event`` as ``tenant``'s: its organization set, or refused if it claims another one."""
-    if tenant is None or event.organization_id == tenant:
-        return event
-    if event.organization_id is not None:
-        message = f"must be absent or {tenant!r}, the organization of the API key"
-        raise InvalidEvent([FieldError("organization_id", "tenant", message)])
-    return event.model_copy(update={"organization_id": tenant})
-
-
-def parse_single(body: bytes, *, tenant: str | None = None) -> LogEvent:
-    """One event, stamped with ``tenant``; raises :class:`BadBody` or :class:`~app.models.InvalidEvent`."""
-    return stamp_tenant(parse_event(_decode(body)), tenant)
+def parse_single(
+    body: bytes, rules: EventRules = DEFAULT_RULES, *, received_at: datetime | None = None, tenant: str | None = None
+) -> LogEvent:
+    """One event, stamped with ``tenant``; raises :class:`BadBody` or :class:`~app.errors.InvalidEvent`."""
+    return admit(_decode(body), rules, received_at=received_at or datetime.now(UTC), tenant=tenant)
 
 
 def _items(body: bytes, ndjson: bool) -> list[Any]:
@@ -67,18 +59,27 @@ class _NotJson:
     message: str
 
 
-def parse_batch(body: bytes, *, ndjson: bool, max_items: int, tenant: str | None = None) -> BatchOutcome:
+def parse_batch(
+    body: bytes,
+    rules: EventRules = DEFAULT_RULES,
+    *,
+    ndjson: bool,
+    max_items: int,
+    received_at: datetime | None = None,
+    tenant: str | None = None,
+) -> BatchOutcome:
     """Every valid event of a batch body (stamped with ``tenant``), and an error per invalid item."""
     items = _items(body, ndjson)
     if len(items) > max_items:
         raise BadBody("too_many_items", f"a batch holds at most {max_items} events, this one {len(items)}")
     outcome = BatchOutcome()
+    now = received_at or datetime.now(UTC)
     for index, item in enumerate(items):
         if isinstance(item, _NotJson):
             outcome.errors.append({"index": index, "field": "event", "rule": "json", "message": item.message})
             continue
         try:
-            outcome.events.append(stamp_tenant(parse_event(item), tenant))
+            outcome.events.append(admit(item, rules, received_at=now, tenant=tenant))
         except InvalidEvent as exc:
             outcome.errors.extend({"index": index, **e.as_dict()} for e in exc.errors)
     return outcome

@@ -13,8 +13,10 @@ from typing import Any
 
 import orjson
 
+from app.domain.admission import DEFAULT_RULES, EventRules, admit
 from app.domain.deadletters import DeadLetter, Reason
-from app.models import InvalidEvent, kafka_record_id, parse_event
+from app.errors import InvalidEvent
+from app.models import kafka_record_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +31,9 @@ class RawRecord:
     value: bytes | None
 
 
-def validate_record(record: RawRecord, max_bytes: int) -> dict[str, Any] | DeadLetter:
+def validate_record(
+    record: RawRecord, max_bytes: int, rules: EventRules = DEFAULT_RULES
+) -> dict[str, Any] | DeadLetter:
     """The wire-format event of ``record``, or why it cannot be one."""
     value = record.value or b""
 
@@ -58,8 +62,9 @@ def validate_record(record: RawRecord, max_bytes: int) -> dict[str, Any] | DeadL
     if not isinstance(data, dict):
         return dead(Reason.NOT_OBJECT, f"JSON {type(data).__name__} where an object is required")
     try:
-        event = parse_event(
+        event = admit(
             data,
+            rules,
             default_id=kafka_record_id(record.topic, record.partition, record.offset, record.timestamp_ms, value),
             received_at=datetime.fromtimestamp(max(record.timestamp_ms, 0) / 1000, UTC),
         )

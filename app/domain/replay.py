@@ -14,8 +14,9 @@ from typing import Any
 
 import orjson
 
-from app.errors import ReplayRefused
-from app.models import InvalidEvent, kafka_record_id, parse_event
+from app.domain.admission import DEFAULT_RULES, EventRules, admit
+from app.errors import InvalidEvent, ReplayRefused
+from app.models import kafka_record_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +51,15 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
-def replay_record(letter: StoredLetter, patch: dict[str, Any] | None = None) -> bytes:
-    """The bytes to send to ``logs.raw`` for ``letter``; raises :class:`ReplayRefused`."""
+def replay_record(
+    letter: StoredLetter,
+    patch: dict[str, Any] | None = None,
+    rules: EventRules = DEFAULT_RULES,
+    *,
+    now: datetime | None = None,
+) -> bytes:
+    """The bytes to send to ``logs.raw`` for ``letter``, checked by the rules it will meet there (as received
+    ``now``); raises :class:`ReplayRefused`."""
     try:
         data: Any = orjson.loads(letter.value)
     except orjson.JSONDecodeError:
@@ -71,7 +79,7 @@ def replay_record(letter: StoredLetter, patch: dict[str, Any] | None = None) -> 
         received = datetime.fromtimestamp(letter.source_timestamp / 1000, UTC)
         data = {**data, "timestamp": received.isoformat()}
     try:
-        parse_event(data)
+        admit(data, rules, received_at=now or datetime.now(UTC))
     except InvalidEvent as exc:
         raise ReplayRefused(str(exc), [e.as_dict() for e in exc.errors]) from None
     return orjson.dumps(data)

@@ -9,10 +9,12 @@ Admission, rate limits and publishing are the intake's
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from faust import web
 
+from app.domain.admission import EventRules
 from app.domain.bodies import parse_batch, parse_single
 from app.errors import BadBody, InvalidEvent
 from app.ops import tracing
@@ -26,6 +28,10 @@ from app.web.rate_limits import DECISION, identity_of
 
 class IngestView(ServiceView):
     """What the ingest routes share: the size check, admission, rate limits and publishing."""
+
+    @property
+    def rules(self) -> EventRules:
+        return self.services.event_rules
 
     async def body(self, request: web.Request) -> bytes:
         length = raw(request).content_length
@@ -57,7 +63,7 @@ class IngestOne(IngestView):
             body = await self.body(request)
             self.services.intake.admit()
             await self.charge(request, "ingest", 1)
-            event = parse_single(body, tenant=tenant_of(request))
+            event = parse_single(body, self.rules, received_at=datetime.now(UTC), tenant=tenant_of(request))
         except BadBody as exc:
             return bad_body(exc)
         except InvalidEvent as exc:
@@ -80,7 +86,14 @@ class IngestBatch(IngestView):
             body = await self.body(request)
             self.services.intake.admit()
             max_items = self.settings.ingest_batch_max_items
-            outcome = parse_batch(body, ndjson=ndjson, max_items=max_items, tenant=tenant_of(request))
+            outcome = parse_batch(
+                body,
+                self.rules,
+                ndjson=ndjson,
+                max_items=max_items,
+                received_at=datetime.now(UTC),
+                tenant=tenant_of(request),
+            )
         except BadBody as exc:
             await self.charge(request, "batch", 0)
             return bad_body(exc)

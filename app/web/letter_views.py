@@ -12,7 +12,7 @@ failed again (with why).
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from faust import web
@@ -122,10 +122,16 @@ class Replay(ServiceView):
         pool = self.services.database.ready_pool
         letters = await letter_rows.select_for_replay(pool, selection, options.limit)
         ready: list[tuple[tuple[int, int], bytes]] = []
+        now = datetime.now(UTC)
         failed: list[dict[str, Any]] = []
         for letter in letters:
             try:
-                ready.append(((letter.dlq_partition, letter.dlq_offset), replay_record(letter, options.patch)))
+                ready.append(
+                    (
+                        (letter.dlq_partition, letter.dlq_offset),
+                        replay_record(letter, options.patch, self.services.event_rules, now=now),
+                    )
+                )
             except ReplayRefused as exc:
                 failed.append({"id": letter.ref, "message": str(exc), "errors": exc.errors})
         futures = [await self.app.producer.send(RAW, None, value, None, None, None) for _, value in ready]

@@ -66,7 +66,7 @@ def test_given_id_and_timestamp_win() -> None:
     value = orjson.dumps(
         {
             "id": "5f0c1d5e-0000-4000-8000-000000000001",
-            "timestamp": "2026-01-01T00:00:00Z",
+            "timestamp": "2023-11-14T21:00:00Z",
             "message": "m",
             "source": "a",
         }
@@ -74,4 +74,20 @@ def test_given_id_and_timestamp_win() -> None:
     out = validate_record(record(value), LIMIT)
     assert isinstance(out, dict)
     assert out["id"] == "5f0c1d5e-0000-4000-8000-000000000001"
-    assert out["timestamp"] == "2026-01-01T00:00:00+00:00"
+    assert out["timestamp"] == "2023-11-14T21:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "rule"),
+    [("2023-11-14T22:30:00Z", "timestamp: must not be more than 10 minutes ahead"), ("7817-01-01T00:00:00Z", "ahead")],
+)
+def test_an_event_dated_far_ahead_of_its_record_is_dead_lettered(timestamp: str, rule: str) -> None:
+    out = validate_record(record(orjson.dumps({"timestamp": timestamp, "message": "m", "source": "a"})), LIMIT)
+    assert isinstance(out, DeadLetter) and out.error is Reason.INVALID and rule in out.detail
+
+
+def test_an_event_older_than_retention_is_dead_lettered() -> None:
+    out = validate_record(
+        record(orjson.dumps({"timestamp": "2023-11-01T00:00:00Z", "message": "m", "source": "a"})), LIMIT
+    )
+    assert isinstance(out, DeadLetter) and "older than the retention window of 7 days" in out.detail

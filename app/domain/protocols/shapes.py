@@ -31,6 +31,13 @@ without ``name`` falls through to ``host.name``). A candidate of the wrong
 type is kept as it is so :func:`app.models.parse_event` refuses it with a
 field error: this module never raises on odd values.
 
+With ``native=True`` (logpipe's own routes and ``logs.raw``) a field sent
+under logpipe's own name (``message``, ``timestamp``, ``level``,
+``source``, ``trace_id``, ``organization_id``, ``id``) is taken as sent,
+whatever it holds, so a blank message or an ``id`` that is not a UUID is
+refused with its field and rule rather than replaced by an alias; the
+aliases fill only the fields not sent by name.
+
 What is not used stays in ``metadata``: every unused top-level key merged
 with the input's own ``metadata`` object, whose keys win on a clash. A value
 used for a field is removed from what goes there (a nested object left empty
@@ -75,7 +82,7 @@ _UNITS: Final = ((EPOCH_SECONDS_BELOW, 1), (EPOCH_MILLIS_BELOW, 1_000), (EPOCH_M
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def from_shipper(obj: dict[str, Any]) -> dict[str, Any]:
+def from_shipper(obj: dict[str, Any], *, native: bool = False) -> dict[str, Any]:
     """One shipper's JSON object as a dict of logpipe's fields, for :func:`app.models.parse_event`.
 
     Fields with no candidate are left out, so the model reports a missing
@@ -85,11 +92,16 @@ def from_shipper(obj: dict[str, Any]) -> dict[str, Any]:
     own = rest.pop("metadata") if isinstance(rest.get("metadata"), dict) else {}
     event: dict[str, Any] = {}
     for field, aliases in _ALIASES:
+        if native and field in rest:
+            event[field] = rest.pop(field)
+            continue
         for alias in aliases:
             found, value = _take(rest, alias)
             if found:
                 event[field] = value
                 break
+    if native and "id" in rest:
+        event["id"] = rest.pop("id")
     _take_uuid_id(rest, event)
     if "message" in event and isinstance(event["message"], str):
         event["message"] = event["message"].rstrip("\r\n") or event["message"]
