@@ -44,6 +44,7 @@ COMPONENTS: Final = (
     "app.agents.count",
     "app.agents.letter_index",
     "app.agents.retention",
+    "app.agents.syslog_listener",
     "app.web.routes",
 )
 

@@ -191,6 +191,28 @@ class Settings(BaseSettings):
         gt=0,
         description="INGEST_MAX_FUTURE seconds an event's timestamp may be ahead of its receipt (rule range).",
     )
+    elastic_version: str = Field(
+        "8.11.0",
+        pattern=r"^\d+\.\d+\.\d+$",
+        description="ELASTIC_VERSION the Elasticsearch routes claim: at least your Beats' version for Beats older "
+        "than 8.11 (they refuse an older Elasticsearch).",
+    )
+    syslog_enabled: bool | None = Field(
+        None,
+        description="SYSLOG_ENABLED: the syslog listeners; unset, on with AUTH_ENABLED=false and off with auth on "
+        "(a syslog sender presents no key: with auth on, set it true and SYSLOG_ORGANIZATION).",
+    )
+    syslog_bind: str = Field("127.0.0.1", description="SYSLOG_BIND: the address the syslog listeners bind.")
+    syslog_tcp_port: int = Field(
+        1514, ge=1, le=65535, description="SYSLOG_TCP_PORT (octet-counted or newline framing)."
+    )
+    syslog_udp_port: int = Field(1514, ge=1, le=65535, description="SYSLOG_UDP_PORT (one message per datagram).")
+    syslog_organization: str | None = Field(
+        None, description="SYSLOG_ORGANIZATION every syslog event is stamped with (tenancy for a keyless protocol)."
+    )
+    syslog_max_message_bytes: int = Field(
+        65536, ge=480, description="SYSLOG_MAX_MESSAGE_BYTES: a longer TCP frame is dead-lettered as too_large."
+    )
     extract_fields: bool = Field(
         True,
         description="EXTRACT_FIELDS: the fields of a JSON or logfmt message are kept in metadata.fields, "

@@ -9,11 +9,13 @@ Raises :class:`~app.errors.InvalidEvent` naming the field and the rule.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 from app.domain.fields import extract_fields, merge_fields
+from app.domain.protocols import Item, Refused
 from app.domain.protocols.shapes import from_shipper
 from app.errors import FieldError, InvalidEvent
 from app.models import LogEvent, parse_event
@@ -55,6 +57,35 @@ def admit(
     if rules.extract_fields and (fields := extract_fields(event.message)):
         event = event.model_copy(update={"metadata": merge_fields(event.metadata, fields)})
     return event
+
+
+@dataclass(slots=True)
+class Admitted:
+    """A decoded request's items sorted: the events admitted and why each other item was not, by item index."""
+
+    events: list[tuple[int, LogEvent]] = field(default_factory=list)
+    refused: dict[int, list[FieldError]] = field(default_factory=dict)
+
+    def wire(self) -> list[dict[str, Any]]:
+        return [event.to_wire() for _, event in self.events]
+
+
+def admit_items(
+    items: Sequence[Item], rules: EventRules, *, received_at: datetime, tenant: str | None = None
+) -> Admitted:
+    """Every item a protocol decoder gave, admitted or refused with its field and rule."""
+    admitted = Admitted()
+    for index, item in enumerate(items):
+        if isinstance(item, Refused):
+            admitted.refused[index] = [FieldError(item.field, item.rule, item.message)]
+            continue
+        try:
+            admitted.events.append(
+                (index, admit(item, rules, received_at=received_at, tenant=tenant, shipper_shapes=False))
+            )
+        except InvalidEvent as exc:
+            admitted.refused[index] = exc.errors
+    return admitted
 
 
 def stamp_tenant(event: LogEvent, tenant: str | None) -> LogEvent:

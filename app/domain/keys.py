@@ -16,6 +16,7 @@ so neither the key nor how much of it matched shows in the response time.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -113,11 +114,35 @@ def _entry(digest: str, spec: Any) -> tuple[bytes, Principal]:
 
 
 def presented_key(headers: Mapping[str, str]) -> str | None:
-    """The key a request carries: ``X-API-Key``, or ``Authorization: Bearer <key>``."""
+    """The key a request carries, wherever its client puts one.
+
+    ``X-API-Key``; ``Authorization: Bearer <key>`` (OTLP exporters, Loki
+    clients); ``Authorization: Basic`` with the key as the password (Loki
+    and Elasticsearch clients that only know a user and a password; the
+    user is ignored); ``Authorization: ApiKey <key>`` (Elasticsearch
+    clients), also as Elasticsearch's own ``base64(id:key)``.
+    """
     key = headers.get("X-API-Key")
     if key:
         return key.strip()
     scheme, _, token = headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
+    scheme, token = scheme.lower(), token.strip()
+    if not token:
+        return None
+    if scheme == "bearer":
+        return token
+    if scheme == "basic":
+        return _decoded_pair(token)
+    if scheme == "apikey":
+        return token if token.startswith(KEY_PREFIX) else _decoded_pair(token) or token
     return None
+
+
+def _decoded_pair(token: str) -> str | None:
+    """The second half of ``base64(first:second)``, or ``None`` when the token is not that."""
+    try:
+        decoded = base64.b64decode(token, validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    _, colon, second = decoded.partition(":")
+    return second.strip() or None if colon else None

@@ -33,11 +33,11 @@ class Intake:
         self._gate = gate
         self._limiter = limiter
 
-    def admit(self) -> None:
+    def admit(self, protocol: str = "native") -> None:
         """Raise :class:`Backpressure` while the persist stage lags past the high-water mark."""
         gate = self._gate
         if gate.closed:
-            INGEST_SHED.labels(Backpressure.code).inc()
+            INGEST_SHED.labels(protocol, Backpressure.code).inc()
             retry_after = gate.retry_after()
             raise Backpressure(
                 f"the pipeline is {gate.lag:,} records behind (limit {gate.high:,}); "
@@ -63,7 +63,12 @@ class Intake:
         return decision
 
     async def publish(
-        self, events: Sequence[dict[str, Any]], *, trace_id: str | None = None, traceparent: str | None = None
+        self,
+        events: Sequence[dict[str, Any]],
+        *,
+        protocol: str = "native",
+        trace_id: str | None = None,
+        traceparent: str | None = None,
     ) -> None:
         """Hand wire-format events to the broker and return once it acknowledged them all.
 
@@ -78,6 +83,6 @@ class Intake:
         try:
             await self._publisher.publish(events, traceparent=traceparent)
         except TryLater as exc:
-            INGEST_SHED.labels(exc.code).inc()
+            INGEST_SHED.labels(protocol, exc.code).inc()
             raise
-        EVENTS_ACCEPTED.inc(len(events))
+        EVENTS_ACCEPTED.labels(protocol).inc(len(events))

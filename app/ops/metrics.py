@@ -28,11 +28,15 @@ HTTP_SECONDS: Final = Histogram(
     ["route", "method"],
     buckets=_SECONDS,
 )
+#: The ways events come in, as the ``protocol`` label of the ingest metrics says them.
+PROTOCOLS: Final = ("native", "otlp", "loki", "elasticsearch", "syslog", "logging")
 EVENTS_ACCEPTED: Final = Counter(
-    "logpipe_events_accepted_total", "Events accepted by HTTP ingest (broker acknowledged)."
+    "logpipe_events_accepted_total", "Events accepted by ingest (broker acknowledged), by protocol.", ["protocol"]
 )
 EVENTS_REJECTED: Final = Counter(
-    "logpipe_events_rejected_total", "Events refused by HTTP ingest for breaking a rule (4xx), by rule.", ["rule"]
+    "logpipe_events_rejected_total",
+    "Events refused by ingest for breaking a rule, by protocol and rule.",
+    ["protocol", "rule"],
 )
 EVENTS_VALIDATED: Final = Counter("logpipe_events_validated_total", "logs.raw records that became valid events.")
 EVENTS_DEAD_LETTERED: Final = Counter(
@@ -87,7 +91,14 @@ BACKPRESSURE_ACTIVE: Final = Gauge(
 )
 BROKER_REACHABLE: Final = Gauge("logpipe_broker_reachable", "1 while this worker reaches the broker.")
 INGEST_SHED: Final = Counter(
-    "logpipe_ingest_shed_total", "Ingest requests refused to protect the pipeline, by reason.", ["reason"]
+    "logpipe_ingest_shed_total",
+    "Ingest requests refused to protect the pipeline, by protocol and reason.",
+    ["protocol", "reason"],
+)
+SYSLOG_DROPPED: Final = Counter(
+    "logpipe_syslog_dropped_total",
+    "Syslog UDP datagrams dropped unread (UDP cannot push back on a sender), by reason.",
+    ["reason"],
 )
 CIRCUIT_STATE: Final = Gauge(
     "logpipe_circuit_state", "Circuit breaker state by dependency: 0 closed, 1 half-open, 2 open.", ["dependency"]
@@ -104,3 +115,6 @@ STALE_ANSWERS: Final = Counter(
 )
 for _kind in ("query", "event", "stats"):  # exported at 0 from the start, so rate() sees the first stale answer
     STALE_ANSWERS.labels(_kind)
+
+for _protocol in PROTOCOLS:  # every series exists from the start, so rate() sees its first increase
+    EVENTS_ACCEPTED.labels(_protocol)

@@ -9,14 +9,19 @@ Admission, rate limits and publishing are the intake's
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from faust import web
 
-from app.domain.admission import EventRules
+from app.domain.admission import Admitted, EventRules, admit, admit_items
 from app.domain.bodies import parse_batch, parse_single
-from app.errors import BadBody, InvalidEvent
+from app.domain.protocols import Item, Refused
+from app.domain.protocols.compression import inflate
+from app.domain.protocols.httphandler import decode_form_record, is_form_record
+from app.errors import BadBody, FieldError, InvalidEvent
+from app.models import LogEvent
 from app.ops import tracing
 from app.ops.metrics import EVENTS_REJECTED
 from app.storage.limiter import Limit
@@ -46,10 +51,38 @@ class IngestView(ServiceView):
         if decision is not None:
             raw(request)[DECISION] = decision
 
-    async def publish(self, request: web.Request, wire: list[dict[str, Any]]) -> None:
+    async def publish(self, request: web.Request, wire: list[dict[str, Any]], protocol: str = "native") -> None:
         with tracing.ingest_span(f"POST {request.url.path}", request.headers) as (trace_id, traceparent):
             trace_id = trace_id or tracing.trace_id_of(request.headers.get("traceparent"))
-            await self.services.intake.publish(wire, trace_id=trace_id, traceparent=traceparent)
+            await self.services.intake.publish(wire, protocol=protocol, trace_id=trace_id, traceparent=traceparent)
+
+
+class ShipperView(IngestView):
+    """An ingest route of a shipper's protocol: its decoder's items go the same way as logpipe's own events.
+
+    A subclass decodes the (inflated) body into items and maps the
+    :class:`~app.domain.admission.Admitted` outcome, or a
+    :class:`~app.errors.TryLater`, to its protocol's own answers.
+    """
+
+    protocol: ClassVar[str]
+
+    async def inflated(self, request: web.Request) -> bytes:
+        """The body, gunzipped when its ``Content-Encoding`` says so, within ``INGEST_MAX_BODY_BYTES``."""
+        body = await self.body(request)
+        return inflate(body, request.headers.get("Content-Encoding"), max_bytes=self.settings.ingest_max_body_bytes)
+
+    async def take(self, request: web.Request, items: Sequence[Item], tenant: str | None) -> Admitted:
+        """Admit the decoded items, charge the client for them and publish the events; returns what became of
+        each item (a refused one is named with its field and rule)."""
+        admitted = admit_items(items, self.rules, received_at=datetime.now(UTC), tenant=tenant)
+        for errors in admitted.refused.values():
+            for error in errors:
+                EVENTS_REJECTED.labels(self.protocol, error.rule).inc()
+        await self.charge(request, "batch", len(admitted.events))
+        if admitted.events:
+            await self.publish(request, admitted.wire(), self.protocol)
+        return admitted
 
 
 def bad_body(exc: BadBody) -> web.Response:
@@ -58,24 +91,38 @@ def bad_body(exc: BadBody) -> web.Response:
 
 
 class IngestOne(IngestView):
+    """One event: logpipe's JSON, or the form-encoded record Python's ``logging.handlers.HTTPHandler`` posts."""
+
     async def post(self, request: web.Request) -> web.Response:
+        protocol = "native"
         try:
             body = await self.body(request)
             self.services.intake.admit()
             await self.charge(request, "ingest", 1)
-            event = parse_single(body, self.rules, received_at=datetime.now(UTC), tenant=tenant_of(request))
+            if is_form_record(request.headers.get("Content-Type", ""), body):
+                protocol = "logging"
+                event = self.logging_record(body, tenant_of(request))
+            else:
+                event = parse_single(body, self.rules, received_at=datetime.now(UTC), tenant=tenant_of(request))
         except BadBody as exc:
             return bad_body(exc)
         except InvalidEvent as exc:
             for error in exc.errors:
-                EVENTS_REJECTED.labels(error.rule).inc()
+                EVENTS_REJECTED.labels(protocol, error.rule).inc()
             return error_response(422, "invalid_event", str(exc), errors=[e.as_dict() for e in exc.errors])
-        await self.publish(request, [event.to_wire()])
+        await self.publish(request, [event.to_wire()], protocol)
         event_id = str(event.id)
         return self.json(
             {"status": "accepted", "id": event_id, "logId": event_id, "message": "Log event successfully ingested"},
             status=202,
         )
+
+    def logging_record(self, body: bytes, tenant: str | None) -> LogEvent:
+        received_at = datetime.now(UTC)
+        item = decode_form_record(body, received_at=received_at)
+        if isinstance(item, Refused):
+            raise InvalidEvent([FieldError(item.field, item.rule, item.message)])
+        return admit(item, self.rules, received_at=received_at, tenant=tenant, shipper_shapes=False)
 
 
 class IngestBatch(IngestView):
@@ -99,7 +146,7 @@ class IngestBatch(IngestView):
             return bad_body(exc)
         await self.charge(request, "batch", len(outcome.events))
         for error in outcome.errors:
-            EVENTS_REJECTED.labels(error["rule"]).inc()
+            EVENTS_REJECTED.labels("native", error["rule"]).inc()
         if not outcome.events:
             if not outcome.errors:
                 return error_response(400, "empty_batch", "the batch holds no events")

@@ -22,7 +22,7 @@ from app.web.operations import Param
 from app.web.schemas import ErrorOut, ReplayRequest
 
 if TYPE_CHECKING:
-    from app.web.routes import Route
+    from app.web.operations import Route
 
 
 def _schema_ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, str]:
@@ -67,6 +67,26 @@ def _bodies(schemas: dict[str, Any]) -> dict[str, Any]:
             },
         },
         "replay": {"required": True, "content": {"application/json": {"schema": _schema_ref(ReplayRequest, schemas)}}},
+        "otlp": _raw_body(
+            "An OTLP ExportLogsServiceRequest; gzip with Content-Encoding.",
+            "application/x-protobuf",
+            "application/json",
+        ),
+        "loki": _raw_body(
+            "A Loki PushRequest: JSON, or protobuf in snappy's block format.",
+            "application/json",
+            "application/x-protobuf",
+        ),
+        "bulk": _raw_body("Elasticsearch bulk NDJSON: action and document lines.", "application/x-ndjson"),
+    }
+
+
+def _raw_body(description: str, *types: str) -> dict[str, Any]:
+    binary = {"type": "string", "format": "binary", "description": description}
+    document = {"type": "object", "description": description}
+    return {
+        "required": True,
+        "content": {t: {"schema": document if t == "application/json" else binary} for t in types},
     }
 
 
@@ -94,12 +114,11 @@ def _responses(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
     # A route that needs a role is also rate limited: 401, 403 and 429 come together.
     guarded = {401: ErrorOut, 403: ErrorOut, 429: ErrorOut} if route.role is not None else {}
     for status, model in sorted({**op.responses, **guarded}.items()):
-        content_type = "application/json" if status >= 300 else op.produces
+        produced = op.errors_produce if status >= 300 else op.produces
+        types = (produced,) if isinstance(produced, str) else produced
         schema = _schema_ref(model, schemas) if model is not None else {}
-        responses[str(status)] = {
-            "description": _DESCRIPTIONS.get(status, ""),
-            "content": {content_type: {"schema": schema}},
-        }
+        content = {kind: {"schema": schema if kind == "application/json" else {}} for kind in types}
+        responses[str(status)] = {"description": _DESCRIPTIONS.get(status, ""), "content": content}
         if status in (429, 503):
             responses[str(status)]["headers"] = {"Retry-After": _RETRY_AFTER}
     if op.cached:

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from faust import web
 from pydantic import BaseModel
 
+from app.domain.keys import Role
 from app.domain.query import SORTS
 from app.web.schemas import (
     Accepted,
@@ -45,8 +47,9 @@ class Operation:
     tag: str
     responses: Responses
     params: tuple[Param, ...] = ()
-    body: str | None = None  # "event" | "batch" | "replay"
-    produces: str = "application/json"
+    body: str | None = None  # a key of app.web.openapi's request bodies: "event", "batch", "otlp", ...
+    produces: str | tuple[str, ...] = "application/json"
+    errors_produce: tuple[str, ...] = ("application/json",)
     extra: dict[str, Any] = field(default_factory=dict)
     cached: bool = False  # a read from PostgreSQL through the cache: may answer stale while it is away
 
@@ -90,3 +93,14 @@ QUERY: Final[Responses] = {200: LogPage, 400: ErrorOut, 503: ErrorOut}
 ONE_EVENT: Final[Responses] = {200: EventOut, 404: ErrorOut, 503: ErrorOut}
 CONTEXT: Final[Responses] = {200: ContextOut, 400: ErrorOut, 404: ErrorOut, 503: ErrorOut}
 STATS: Final[Responses] = {200: StatsOut, 400: ErrorOut, 503: ErrorOut}
+
+
+@dataclass(frozen=True)
+class Route:
+    """One method on one path: the view that answers it, the role it needs (``None``: open), its description,
+    and the aiohttp pattern where the path has a typed parameter."""
+
+    view: type[web.View]
+    role: Role | None
+    op: Operation
+    pattern: str | None = None

@@ -9,7 +9,6 @@ disagree.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from faust import web
@@ -30,24 +29,15 @@ from app.web.operations import (
     STATS,
     Operation,
     Param,
+    Route,
 )
 from app.web.query_views import EVENT_ID, JavaQuery, LogContext, LogHistogram, Logs, OneLog
 from app.web.schemas import DeadLetterPage, ErrorOut, HistogramOut, ReadyOut, ReplayOut, StatusOut
+from app.web.shipper_routes import SHIPPER_ROUTES
 from app.web.tail_views import Tail
 
 if TYPE_CHECKING:
     from app.app import LogpipeApp
-
-
-@dataclass(frozen=True)
-class Route:
-    """One method on one path: the view that answers it, the role it needs (``None``: open), its description,
-    and the aiohttp pattern where the path has a typed parameter."""
-
-    view: type[web.View]
-    role: Role | None
-    op: Operation
-    pattern: str | None = None
 
 
 class OpenApi(web.View):
@@ -89,6 +79,7 @@ def _ingest(view: type[web.View], path: str, summary: str, responses: object, bo
 
 
 ROUTES: Final[tuple[Route, ...]] = (
+    *SHIPPER_ROUTES,
     _ingest(Logs, "/api/v1/logs", "Ingest one event", INGEST_ONE, "event"),
     _ingest(IngestOne, "/api/logs", "Ingest one event (Java route)", INGEST_ONE, "event"),
     _ingest(IngestOne, "/producer/api/logs/ingest", "Ingest one event (Java route)", INGEST_ONE, "event"),
@@ -253,7 +244,14 @@ ROUTES: Final[tuple[Route, ...]] = (
     Route(
         console_views.Console,
         None,
-        Operation("get", "/", "Web console: search, live tail, counts", "console", {200: None}, produces="text/html"),
+        Operation(
+            "get",
+            "/",
+            "Web console (HTML); Elasticsearch's version document for clients that do not ask for HTML",
+            "console",
+            {200: None},
+            produces=("text/html", "application/json"),
+        ),
     ),
     Route(
         console_views.Console,

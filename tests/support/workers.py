@@ -124,6 +124,7 @@ def worker_env(
         AUTH_ENABLED="false",
         RATE_LIMITS_ENABLED="false",
         TABLE_RECOVERY_CHECK="false",  # the dev broker's ListOffsets is short after multi-record batches
+        SYSLOG_ENABLED="false",  # a test that needs syslog enables it on ports of its own
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)

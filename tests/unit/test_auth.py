@@ -73,7 +73,10 @@ def test_the_key_comes_from_x_api_key_or_a_bearer_token() -> None:
     assert presented_key({"X-API-Key": " k1 "}) == "k1"
     assert presented_key({"Authorization": "Bearer k2"}) == "k2"
     assert presented_key({"Authorization": "bearer k3"}) == "k3"
-    assert presented_key({"Authorization": "Basic dXNlcjpwdw=="}) is None
+    assert presented_key({"Authorization": "Basic dXNlcjpwdw=="}) == "pw"  # user:pw, the key as the password
+    assert presented_key({"Authorization": "ApiKey lp_k4"}) == "lp_k4"
+    assert presented_key({"Authorization": "ApiKey aWQ6bHBfazU="}) == "lp_k5"  # Elasticsearch's base64(id:key)
+    assert presented_key({"Authorization": "Basic not-base64"}) is None
     assert presented_key({"Authorization": "Bearer "}) is None
     assert presented_key({}) is None
 
