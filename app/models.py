@@ -30,7 +30,20 @@ from app.errors import FieldError, InvalidEvent
 __all__ = ["LEVELS", "FieldError", "InvalidEvent", "LogEvent", "event_json_schema", "kafka_record_id", "parse_event"]
 
 LEVELS: Final = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
-_LEVEL_SYNONYMS: Final = {"WARNING": "WARN", "CRITICAL": "FATAL", "ERR": "ERROR"}
+# Other spellings of the six levels, syslog's severity keywords among them (rsyslog's syslogseverity-text).
+_LEVEL_SYNONYMS: Final = {
+    "WARNING": "WARN",
+    "CRITICAL": "FATAL",
+    "CRIT": "FATAL",
+    "ALERT": "FATAL",
+    "EMERG": "FATAL",
+    "EMERGENCY": "FATAL",
+    "PANIC": "FATAL",
+    "ERR": "ERROR",
+    "NOTICE": "INFO",
+    "INFORMATION": "INFO",
+    "INFORMATIONAL": "INFO",
+}
 MESSAGE_MAX_BYTES: Final = 32 * 1024
 METADATA_MAX_BYTES: Final = 16 * 1024
 SOURCE_MAX_CHARS: Final = 255
@@ -96,7 +109,7 @@ class LogEvent(BaseModel):
         "INFO",
         validation_alias=AliasChoices("level", "logLevel", "log_level", "severity"),
         description="TRACE, DEBUG, INFO, WARN, ERROR or FATAL; case-insensitive; "
-        "WARNING means WARN and CRITICAL means FATAL.",
+        "WARNING means WARN and CRITICAL means FATAL (and syslog's err, notice, crit, alert, emerg are read too).",
     )
     message: str = Field(description="Non-empty, at most 32 KiB of UTF-8.")
     source: Source = Field(description="The emitting service: 1-255 printable characters.")
