@@ -31,6 +31,7 @@ run: $(STAMP) ## start broker, PostgreSQL, Redis (found or embedded) and the wor
 test: $(STAMP) ## run every test (unit, integration against real servers, multi-worker)
 	@command -v promtool >/dev/null 2>&1 || $(MAKE) --no-print-directory promtool
 	@command -v chromium >/dev/null 2>&1 || $(MAKE) --no-print-directory chromium
+	@test -e /usr/lib/x86_64-linux-gnu/rsyslog/omkafka.so -o -e /usr/lib/aarch64-linux-gnu/rsyslog/omkafka.so || $(MAKE) --no-print-directory rsyslog
 	@$(BIN)/python -m pytest
 
 .PHONY: fuzz
@@ -54,6 +55,14 @@ chromium: ## install Debian's chromium for the console's browser tests (Playwrig
 	@if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
 	  $$sudo apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+
+.PHONY: rsyslog
+rsyslog: ## install rsyslog with its Elasticsearch and Kafka outputs (Debian packages) for the shipper tests
+	@echo "installing rsyslog, rsyslog-elasticsearch, rsyslog-kafka (Debian packages) for the shipper tests ..."
+	@if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends \
+	    rsyslog rsyslog-elasticsearch rsyslog-kafka >/dev/null
 
 .PHONY: lint
 lint: $(STAMP) ## ruff (lint and format check) and mypy strict
