@@ -25,7 +25,7 @@ import orjson
 import psutil
 
 from app.storage import partitions
-from bench import ceilings, paths, profile, queries
+from bench import ceilings, paths, profile, queries, shippers
 from bench.stack import VAR, Stack, stack
 
 TARGETS = {
@@ -76,6 +76,11 @@ async def run(args: argparse.Namespace, s: Stack) -> dict[str, Any]:
     with watched("http_path"):
         result["http_path"] = await paths.http_path(url, s.database_url, args.http_events)
     step(f"  {result['http_path']['events_per_s']:,.0f} events/s")
+    for name, path in (("otlp_path", shippers.otlp_path), ("loki_path", shippers.loki_path)):
+        step(f"{name.split('_')[0].upper()} protobuf: {args.http_events:,} events in batches by 8 clients ...")
+        with watched(name):
+            result[name] = await path(url, s.database_url, args.http_events)
+        step(f"  {result[name]['events_per_s']:,.0f} events/s")
     step("waiting for the live counts to catch up with the stored rows ...")
     result["settle_s"] = await paths.settle(url, s.database_url)
     step(f"  {result['settle_s']:.1f}s")
@@ -113,6 +118,8 @@ async def run(args: argparse.Namespace, s: Stack) -> dict[str, Any]:
     events_of = {
         "kafka_path": result["kafka_path"]["events"],
         "http_path": result["http_path"]["events"],
+        "otlp_path": result["otlp_path"]["events"],
+        "loki_path": result["loki_path"]["events"],
         "single_post": result["single_post"]["requests"],
     }
     result["cpu"] = {
@@ -139,6 +146,8 @@ async def run(args: argparse.Namespace, s: Stack) -> dict[str, Any]:
         "kafka_path_events_per_s": result["kafka_path"]["events_per_s"],
         "kafka_path_vs_copy": result["kafka_path"]["events_per_s"] / copy,
         "http_batch_events_per_s": result["http_path"]["events_per_s"],
+        "otlp_batch_events_per_s": result["otlp_path"]["events_per_s"],
+        "loki_batch_events_per_s": result["loki_path"]["events_per_s"],
         "single_post_p99_ms": result["single_post"]["p99"],
         "e2e_p99_ms": result["end_to_end"]["p99"],
         "query_worst_p95_ms": result["queries_ms"]["all"]["worst_p95"],
@@ -163,6 +172,16 @@ def table(result: dict[str, Any]) -> str:
             TARGETS["kafka_path_events_per_s"],
         ),
         ("HTTP batch -> PostgreSQL", f"{h['events_per_s']:,.0f} events/s", TARGETS["http_batch_events_per_s"]),
+        (
+            "OTLP protobuf batch -> PostgreSQL",
+            f"{result['otlp_path']['events_per_s']:,.0f} events/s",
+            "beside HTTP batch",
+        ),
+        (
+            "Loki protobuf batch -> PostgreSQL",
+            f"{result['loki_path']['events_per_s']:,.0f} events/s",
+            "beside HTTP batch",
+        ),
         (
             f"single POST at {sp['rate']:,.0f}/s",
             f"p50 {sp['p50']:.1f} / p99 {sp['p99']:.1f} / p99.9 {sp['p99.9']:.1f} ms ({sp['errors']} errors)",

@@ -97,12 +97,27 @@ async def kafka_path(bootstrap: str, database_url: str, n: int) -> dict[str, flo
 
 async def http_path(url: str, database_url: str, n: int, *, clients: int = 8, batch: int = 500) -> dict[str, float]:
     """N events through POST /api/v1/logs/batch by concurrent clients; time until all are rows."""
-    base = row_count(database_url)
     bodies = [orjson.dumps(make_events(batch, seed="http")) for _ in range(max(n // batch, 1))]
+    return await post_path(url, "/api/v1/logs/batch", bodies, batch, database_url, clients=clients)
+
+
+async def post_path(
+    url: str,
+    path: str,
+    bodies: list[bytes],
+    per_body: int,
+    database_url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    ok: int = 202,
+    clients: int = 8,
+) -> dict[str, float]:
+    """Every body POSTed to ``path`` by concurrent clients (a refused one resent after its Retry-After, as a
+    client should); time until all ``per_body`` events of each are rows."""
+    base = row_count(database_url)
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
-
     deferred = 0
 
     async def client(http: aiohttp.ClientSession) -> None:
@@ -110,12 +125,11 @@ async def http_path(url: str, database_url: str, n: int, *, clients: int = 8, ba
         while not queue.empty():
             body = queue.get_nowait()
             while True:
-                async with http.post(f"{url}/api/v1/logs/batch", data=body) as response:
-                    if response.status == 202:
+                async with http.post(f"{url}{path}", data=body, headers=headers) as response:
+                    if response.status == ok:
                         break
                     if response.status not in (429, 503):
-                        raise RuntimeError(f"batch refused: {response.status} {await response.text()}")
-                    # Shed by backpressure: wait as told and send the same batch again, as a client should.
+                        raise RuntimeError(f"{path} refused a body: {response.status} {await response.text()}")
                     deferred += 1
                     await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
 
@@ -123,7 +137,7 @@ async def http_path(url: str, database_url: str, n: int, *, clients: int = 8, ba
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients)) as http:
         await asyncio.gather(*(client(http) for _ in range(clients)))
     accepted = time.perf_counter() - started
-    total_events = len(bodies) * batch
+    total_events = len(bodies) * per_body
     await wait_rows(database_url, base + total_events, limit_s=max(120, total_events / 1000))
     total = time.perf_counter() - started
     return {
