@@ -118,7 +118,9 @@ def _responses(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
         types = (produced,) if isinstance(produced, str) else produced
         schema = _schema_ref(model, schemas) if model is not None else {}
         content = {kind: {"schema": schema if kind == "application/json" else {}} for kind in types}
-        responses[str(status)] = {"description": _DESCRIPTIONS.get(status, ""), "content": content}
+        responses[str(status)] = {"description": _DESCRIPTIONS.get(status, "")}
+        if status != 204:  # No Content has none
+            responses[str(status)]["content"] = content
         if status in (429, 503):
             responses[str(status)]["headers"] = {"Retry-After": _RETRY_AFTER}
     if op.cached:
@@ -160,6 +162,7 @@ def _param(p: Param) -> dict[str, Any]:
 _DESCRIPTIONS: Final = {
     200: "OK",
     202: "Accepted: the broker has it",
+    204: "Taken: the broker has every entry",
     400: "Bad request",
     401: "No valid API key",
     403: "The API key may not do this, or not for this organization",
