@@ -8,6 +8,7 @@ repeats the last one; ``make fuzz`` a longer one from a fresh seed
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import subprocess
@@ -23,9 +24,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from tests.integration.test_http_api import ready_worker
-from tests.integration.test_pipeline import query, row_count
-from tests.support.kafka import produce, read_all, wait_drained, wait_for
+from tests.support.deadlines import wait_for
+from tests.support.kafka import produce, read_all, wait_drained
+from tests.support.rows import query, row_count
 from tests.support.workers import WorkerFactory
 
 pytestmark = pytest.mark.integration
@@ -36,8 +37,10 @@ REPORTS = Path(__file__).resolve().parents[2] / "var" / "fuzz"
 
 
 @pytest.mark.timeout(1800)
-def test_the_api_answers_every_generated_request_without_a_5xx_and_as_described(workers: WorkerFactory) -> None:
-    worker = ready_worker(workers)
+async def test_the_api_answers_every_generated_request_without_a_5xx_and_as_described(
+    workers: WorkerFactory,
+) -> None:
+    worker = await workers.ready()
     api = worker.url
     REPORTS.mkdir(parents=True, exist_ok=True)
     command = [
@@ -72,10 +75,11 @@ def test_the_api_answers_every_generated_request_without_a_5xx_and_as_described(
     ]
     if SEED != "random":
         command += ["--seed", SEED]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=1700, check=False)
+    done = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=1700, check=False)
     summary = "\n".join(line for line in done.stdout.splitlines()[-40:] if line.strip())
     print(f"\nschemathesis, {EXAMPLES} examples per operation:\n{summary}")
-    errors = [line for line in worker.log_tail(100_000).splitlines() if "unhandled error" in line]
+    log = await asyncio.to_thread(worker.log_tail, 100_000)
+    errors = [line for line in log.splitlines() if "unhandled error" in line]
     assert done.returncode == 0, (
         f"schemathesis found failures:\n{done.stdout[-8000:]}\n{done.stderr[-2000:]}\nworker errors: {errors[:5]}"
     )
@@ -174,8 +178,7 @@ def raw_records(count: int) -> list[bytes]:
 async def test_every_raw_record_ends_as_a_row_or_a_dead_letter(
     workers: WorkerFactory, broker: str, database_url: str
 ) -> None:
-    worker = workers.make().start()
-    await wait_for(lambda: worker.get("/ready")[0] == 200, timeout=60, what="worker ready")
+    worker = await workers.ready()
     records = raw_records(RECORDS)
     await produce(broker, "logs.raw", records)
     await wait_drained(broker, workers.app_id, timeout=300)
@@ -185,7 +188,7 @@ async def test_every_raw_record_ends_as_a_row_or_a_dead_letter(
         return row_count(database_url) + dead >= len(records)
 
     await wait_for(accounted, timeout=120, what="every record as a row or a dead letter")
-    rows = row_count(database_url)
+    rows = await asyncio.to_thread(row_count, database_url)
     letters = await read_all(broker, "logs.dlq", expect=len(records) - rows)
     assert rows + len(letters) == len(records), f"{rows} rows + {len(letters)} dead letters for {len(records)} records"
     reasons: dict[str, int] = {}
@@ -193,6 +196,6 @@ async def test_every_raw_record_ends_as_a_row_or_a_dead_letter(
         reason = letter.headers["error"].decode()
         reasons[reason] = reasons.get(reason, 0) + 1
         assert letter.headers.get("error_detail"), "every dead letter says why"
-    assert worker.process is not None and worker.process.poll() is None, "the worker died"
-    assert worker.get("/ready")[0] == 200
+    assert worker.alive, "the worker died"
+    assert (await worker.fetch("/ready"))[0] == 200
     print(f"\nraw fuzz: {len(records)} records → {rows} rows + {len(letters)} dead letters {reasons}; worker alive")

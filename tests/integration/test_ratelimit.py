@@ -13,7 +13,7 @@ from app.settings import Settings
 from app.storage.cache import Cache
 from app.storage.limiter import RateLimiter
 from devstack.servers import free_port
-from tests.integration.test_http_api import call, ready_worker
+from tests.support.api import call
 from tests.support.tcpproxy import proxied_url
 from tests.support.workers import WorkerFactory
 
@@ -50,14 +50,14 @@ async def test_over_the_limit_is_429_with_headers_also_while_redis_is_down(
     workers: WorkerFactory, redis_url: str, http: aiohttp.ClientSession
 ) -> None:
     with proxied_url(redis_url, 6379) as (proxied, proxy):
-        api = ready_worker(
-            workers,
+        worker = await workers.ready(
             REDIS_URL=proxied,
             RATE_LIMITS_ENABLED="true",
             RATE_LIMIT_BATCH_RPS="1",
             RATE_LIMIT_QUERY_RPS="1",
             RATE_LIMIT_BURST_SECONDS="2",
-        ).url
+        )
+        api = worker.url
         batch = [{"message": "m", "source": "limits"}]
         answers = [await call(http, "POST", api + "/api/v1/logs/batch", batch) for _ in range(3)]
         assert [status for status, _, _ in answers] == [202, 202, 429]
@@ -70,7 +70,7 @@ async def test_over_the_limit_is_429_with_headers_also_while_redis_is_down(
         assert reads == [200, 200, 429]
         assert (await call(http, "GET", api + "/health"))[0] == 200, "health is never limited"
 
-        proxy.cut()
+        await proxy.cut()
         started = time.monotonic()
         reads = [(await call(http, "GET", api + "/api/v1/logs?limit=1"))[0] for _ in range(4)]
         assert reads[:2] == [200, 200] and 429 in reads[2:], f"per-worker limits while Redis is down: {reads}"
