@@ -18,7 +18,7 @@ import pytest
 
 from app.domain.keys import hash_key, new_key
 from tests.support.api import call, metric
-from tests.support.deadlines import wait_for
+from tests.support.deadlines import wait_for, within
 from tests.support.kafka import wait_drained
 from tests.support.rows import rows_of
 from tests.support.workers import Worker, WorkerFactory, worker_cut_off_from_postgres
@@ -27,6 +27,7 @@ pytestmark = pytest.mark.integration
 
 TTL = 1.0  # CACHE_QUERY_TTL and CACHE_STATS_TTL of the worker under test
 RESET = 5.0  # PG_BREAKER_RESET, the default
+READ_TIMEOUT = 2.0  # PG_READ_TIMEOUT of the worker under test
 STALE = '110 - "Response is Stale"'
 
 
@@ -40,7 +41,7 @@ async def test_reads_answer_stale_or_fail_fast_while_postgres_is_away_and_fresh_
     workers: WorkerFactory, broker: str, database_url: str, http: aiohttp.ClientSession, cut: str
 ) -> None:
     source = f"deg-{uuid.uuid4().hex[:6]}"
-    env = {"CACHE_QUERY_TTL": str(TTL), "CACHE_STATS_TTL": str(TTL), "PG_READ_TIMEOUT": "2"}
+    env = {"CACHE_QUERY_TTL": str(TTL), "CACHE_STATS_TTL": str(TTL), "PG_READ_TIMEOUT": str(READ_TIMEOUT)}
     async with worker_cut_off_from_postgres(workers, database_url, **env) as (worker, proxy):
         api = worker.url
         accepted: list[str] = []
@@ -86,15 +87,17 @@ async def test_reads_answer_stale_or_fail_fast_while_postgres_is_away_and_fresh_
         state = 'logpipe_circuit_state{dependency="postgres"}'
         assert await metric(http, worker.url, state) == 2.0, "open"
 
-        # A query nobody asked before: 503 at once, the database not waited on.
+        # A query nobody asked before: 503 at once, the database not waited on. The open breaker refuses it
+        # without trying (its message says so); a read that did try would wait PG_READ_TIMEOUT for the silence.
         timings = []
         for i in range(5):
             started = time.perf_counter()
-            status, body, headers = await call(http, "GET", f"{api}/api/v1/logs?source={source}-never{i}")
+            async with within(READ_TIMEOUT / 2, "a 503 from the open breaker"):
+                status, body, headers = await call(http, "GET", f"{api}/api/v1/logs?source={source}-never{i}")
             timings.append(time.perf_counter() - started)
             assert (status, body["code"]) == (503, "database_unavailable"), body
+            assert "circuit open" in body["message"], body
             assert 1 <= int(headers["Retry-After"]) <= RESET
-        assert max(timings) < 0.05, f"503 took {max(timings) * 1000:.1f} ms"
 
         # Asked before the cut, long past its TTL: the same body, marked stale, its age told.
         ages: dict[str, int] = {}
@@ -119,7 +122,6 @@ async def test_reads_answer_stale_or_fail_fast_while_postgres_is_away_and_fresh_
         assert opened is not None and opened >= 1
 
         await proxy.restore()
-        restored = time.monotonic()
         requests = 0
 
         async def fresh() -> bool:
@@ -129,10 +131,10 @@ async def test_reads_answer_stale_or_fail_fast_while_postgres_is_away_and_fresh_
             assert status in (200, 503), status
             return status == 200 and "Warning" not in headers
 
-        await wait_for(fresh, timeout=30, what="a fresh answer", interval=0.1)
-        to_fresh = time.monotonic() - restored
         # The breaker's next probe is at most RESET away; the probe itself is one request.
-        assert to_fresh < RESET + 1.5, f"fresh {to_fresh:.1f}s after PostgreSQL returned"
+        to_fresh = await wait_for(
+            fresh, timeout=RESET + 1.5, what="a fresh answer once PostgreSQL returned", interval=0.1
+        )
         assert await circuit(http, worker) == "closed"
         assert await metric(http, worker.url, state) == 0.0
 

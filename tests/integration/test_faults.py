@@ -19,7 +19,7 @@ import pytest
 from app.kafka.watch import PROBE_TIMEOUT
 from devstack.servers import ensure_broker, free_port
 from tests.support.api import call
-from tests.support.deadlines import wait_for
+from tests.support.deadlines import wait_for, within
 from tests.support.kafka import wait_drained
 from tests.support.rows import query, rows_of
 from tests.support.stats import stats_match_rows
@@ -27,6 +27,7 @@ from tests.support.tcpproxy import TcpProxy, tcp_proxy
 from tests.support.workers import Worker, WorkerFactory, worker_cut_off_from_postgres
 
 pytestmark = pytest.mark.integration
+ACK_TIMEOUT = 5.0  # INGEST_ACK_TIMEOUT of the worker whose broker is cut off (the default, made explicit)
 
 
 async def ready(worker: Worker) -> Any:
@@ -159,7 +160,7 @@ async def test_network_to_the_broker_cut_means_503_and_ingest_resumes_by_itself(
 ) -> None:
     bootstrap, proxy = proxied_broker
     source = f"br-{uuid.uuid4().hex[:6]}"
-    worker = await workers.ready(KAFKA_BROKER_URL=f"kafka://{bootstrap}")
+    worker = await workers.ready(KAFKA_BROKER_URL=f"kafka://{bootstrap}", INGEST_ACK_TIMEOUT=str(ACK_TIMEOUT))
     api = worker.url
     first, _, _ = await call(http, "POST", api + "/api/v1/logs", {"message": "before", "source": source})
     assert first == 202
@@ -172,25 +173,30 @@ async def test_network_to_the_broker_cut_means_503_and_ingest_resumes_by_itself(
     # an ack is not yet "unreachable" (a busy broker), the next one is: two probes' timeouts and intervals.
     bound = 1.0 if cut == "refused" else 1.0 + 2 * (PROBE_TIMEOUT + 0.5)
     answers: list[tuple[int, float]] = []
-    while time.monotonic() - cut_at < bound + 5:
-        started = time.monotonic()
-        status, body, headers = await call(http, "POST", api + "/api/v1/logs", {"message": "during", "source": source})
-        answers.append((status, time.monotonic() - started))
-        if status == 503:
-            assert body["code"] == "broker_unavailable" and int(headers["Retry-After"]) >= 1
-            break
-        assert status == 202, body  # accepted before the watch saw the cut: held, stored once it returns
-        await asyncio.sleep(0.1)
-    assert answers[-1][0] == 503, f"no 503 within {bound + 5:.0f}s of the cut: {answers}"
+    try:
+        async with within(bound, f"the first 503 after the network to the broker was cut ({cut})"):
+            while True:
+                started = time.monotonic()
+                event = {"message": "during", "source": source}
+                status, body, headers = await call(http, "POST", api + "/api/v1/logs", event)
+                answers.append((status, time.monotonic() - started))
+                if status == 503:
+                    assert body["code"] == "broker_unavailable" and int(headers["Retry-After"]) >= 1
+                    break
+                assert status == 202, body  # accepted before the watch saw the cut: held, stored once it returns
+                await asyncio.sleep(0.1)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; answers meanwhile (status, seconds): {answers}") from None
     detected = time.monotonic() - cut_at
-    assert detected < bound, f"the first 503 came {detected:.2f}s after the cut ({cut}): {answers}"
+    # Once the watch has seen the cut, ingest refuses at once without sending (not "no acknowledgement within
+    # INGEST_ACK_TIMEOUT"): a request that waited for the acknowledgement would outlive this deadline.
     timings = []
     for _ in range(5):
         started = time.monotonic()
-        status, _, _ = await call(http, "POST", api + "/api/v1/logs", {"message": "during", "source": source})
+        async with within(ACK_TIMEOUT / 2, "a 503 once the watch saw the cut"):
+            status, body, _ = await call(http, "POST", api + "/api/v1/logs", {"message": "during", "source": source})
         timings.append(time.monotonic() - started)
-        assert status == 503
-    assert max(timings) < 1.0, f"503 must come at once, took {max(timings):.2f}s"
+        assert status == 503 and body["message"].startswith("the broker is unreachable"), body
     assert (await ready(worker))["pipeline"]["broker_reachable"] is False
     accepted_during = sum(1 for status, _ in answers if status == 202)
 
