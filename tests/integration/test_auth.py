@@ -73,7 +73,7 @@ async def test_keys_roles_and_tenants(workers: WorkerFactory, database_url: str,
         return body
 
     async def all_counted() -> bool:
-        return (await stats_total(ADMIN))["total"] == 5
+        return bool((await stats_total(ADMIN))["total"] == 5)
 
     await wait_for(all_counted, timeout=30, what="stats of all 5 events")
     acme = await stats_total(ACME_READER)

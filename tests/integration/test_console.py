@@ -46,7 +46,7 @@ async def test_search_filter_share_and_follow_live(
 ) -> None:
     api = (await workers.ready()).url
     source = f"checkout-{uuid.uuid4().hex[:6]}"
-    seeded = [
+    seeded: list[dict[str, Any]] = [
         {"level": "INFO", "message": "user 17 logged in", "metadata": {"user": 17}},
         {"level": "WARN", "message": "payment slow for order 42", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"},
         {"level": "ERROR", "message": "payment failed for order 43: card declined"},
