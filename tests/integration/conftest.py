@@ -88,15 +88,27 @@ def broker(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def store(request: pytest.FixtureRequest) -> str | None:
+    """The table store (``STORE``) of this test's workers; ``None``: the worker's default (rocksdb).
+
+    A test of the count table runs on every store with
+    ``@pytest.mark.parametrize("store", SUPPORTED_STORES, indirect=True)``.
+    """
+    chosen: str | None = getattr(request, "param", None)
+    return chosen
+
+
+@pytest.fixture
 def workers(
     broker: str,
     database_url: str,
     redis_url: str,
+    store: str | None,
     tmp_path: Path,
     request: pytest.FixtureRequest,
 ) -> Iterator[WorkerFactory]:
     """Workers on this test's dev broker and database, stopped afterwards; their logs printed if the test failed."""
-    factory = WorkerFactory(broker, database_url, redis_url, tmp_path)
+    factory = WorkerFactory(broker, database_url, redis_url, tmp_path, settings={"STORE": store} if store else {})
     yield factory
     factory.stop_all()
     report = getattr(request.node, "rep_call", None)

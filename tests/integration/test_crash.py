@@ -16,12 +16,13 @@ from tests.support.events import good_event
 from tests.support.kafka import produce, wait_drained
 from tests.support.rows import query, row_count
 from tests.support.stats import stats_match_rows
-from tests.support.workers import WorkerFactory
+from tests.support.workers import SUPPORTED_STORES, WorkerFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.multiworker]
 EVENTS = 5000
 
 
+@pytest.mark.parametrize("store", SUPPORTED_STORES, indirect=True)
 async def test_sigkill_mid_stream_then_restart(workers: WorkerFactory, database_url: str) -> None:
     bootstrap = workers.bootstrap
     worker = await workers.start("victim")

@@ -18,7 +18,7 @@ from tests.support.deadlines import wait_for
 from tests.support.rows import query, row_count
 from tests.support.stats import stats_match_rows
 from tests.support.tcpproxy import proxied_url
-from tests.support.workers import WorkerFactory
+from tests.support.workers import SUPPORTED_STORES, WorkerFactory
 
 pytestmark = pytest.mark.integration
 
@@ -105,6 +105,7 @@ async def test_errors_openapi_and_docs(workers: WorkerFactory, http: aiohttp.Cli
         assert response.status == 200 and len(await response.read()) > 100_000
 
 
+@pytest.mark.parametrize("store", SUPPORTED_STORES, indirect=True)
 async def test_query_filters_search_stats_and_java_routes(
     workers: WorkerFactory, database_url: str, http: aiohttp.ClientSession
 ) -> None:

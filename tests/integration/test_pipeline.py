@@ -15,11 +15,12 @@ from tests.support.kafka import produce, read_all, wait_drained
 from tests.support.rows import query, row_count
 from tests.support.stats import stats_match_rows
 from tests.support.tcpproxy import proxied_url
-from tests.support.workers import WorkerFactory
+from tests.support.workers import SUPPORTED_STORES, WorkerFactory
 
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.parametrize("store", SUPPORTED_STORES, indirect=True)
 async def test_raw_records_become_rows_or_dead_letters(workers: WorkerFactory, broker: str, database_url: str) -> None:
     worker = await workers.start()
     good = [good_event(i) for i in range(2000)]

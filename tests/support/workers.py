@@ -32,6 +32,9 @@ from tests.support.deadlines import wait_for
 from tests.support.tcpproxy import TcpProxy, proxied_url
 
 ROOT = Path(__file__).resolve().parents[2]
+SUPPORTED_STORES = ["memory://", "rocksdb://"]
+"""The table stores a worker can keep its counts in (``STORE``): a table test runs on each, through the
+``store`` fixture (``@pytest.mark.parametrize("store", SUPPORTED_STORES, indirect=True)``)."""
 
 
 @dataclass
