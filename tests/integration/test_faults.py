@@ -152,8 +152,8 @@ def proxied_broker(tmp_path: Path) -> Iterator[tuple[str, TcpProxy]]:
 
 @pytest.mark.parametrize("cut", ["refused", "dropped"])
 async def test_network_to_the_broker_cut_means_503_and_ingest_resumes_by_itself(
+    proxied_broker: tuple[str, TcpProxy],  # before workers: set up first, so torn down after the worker stopped
     workers: WorkerFactory,
-    proxied_broker: tuple[str, TcpProxy],
     database_url: str,
     http: aiohttp.ClientSession,
     cut: str,
