@@ -4,45 +4,24 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from typing import Any
 
 import aiohttp
 import orjson
 import pytest
 
-from app.domain.keys import hash_key, new_key
-from tests.integration.test_http_api import call
-from tests.integration.test_pipeline import row_count
-from tests.support.kafka import wait_for
-from tests.support.workers import Worker, WorkerFactory
+from app.domain.keys import hash_key
+from tests.support.api import call
+from tests.support.deadlines import wait_for
+from tests.support.rows import row_count
+from tests.support.tenants import ACME, ACME_READER, ADMIN, GLOBEX, as_, secured_worker
+from tests.support.workers import WorkerFactory
 
 pytestmark = pytest.mark.integration
 
-ACME, ACME_READER, GLOBEX, ADMIN = new_key(), new_key(), new_key(), new_key()
-KEYS = {
-    hash_key(ACME): {"organization": "acme", "roles": ["ingest", "query"]},
-    hash_key(ACME_READER): {"organization": "acme", "roles": ["query"]},
-    hash_key(GLOBEX): {"organization": "globex", "roles": ["ingest", "query"]},
-    hash_key(ADMIN): {"organization": None, "roles": ["admin"]},
-}
-
-
-def as_(key: str) -> dict[str, Any]:
-    return {"headers": {"X-API-Key": key}}
-
-
-def secured_worker(workers: WorkerFactory) -> Worker:
-    worker = workers.make(AUTH_ENABLED="true", API_KEYS=orjson.dumps(KEYS).decode()).start()
-    deadline = time.monotonic() + 60
-    while worker.get("/ready")[0] != 200:  # /ready is open: orchestrators probe it without a key
-        assert time.monotonic() < deadline, f"worker not ready: {worker.get('/ready')}"
-        time.sleep(0.2)
-    return worker
-
 
 async def test_keys_roles_and_tenants(workers: WorkerFactory, database_url: str, http: aiohttp.ClientSession) -> None:
-    api = secured_worker(workers).url
+    api = (await secured_worker(workers)).url
     event = {"message": "disk almost full", "source": "node-1", "level": "WARN"}
 
     status, body, headers = await call(http, "POST", api + "/api/v1/logs", event)
@@ -94,7 +73,7 @@ async def test_keys_roles_and_tenants(workers: WorkerFactory, database_url: str,
         return body
 
     async def all_counted() -> bool:
-        return (await stats_total(ADMIN))["total"] == 5
+        return bool((await stats_total(ADMIN))["total"] == 5)
 
     await wait_for(all_counted, timeout=30, what="stats of all 5 events")
     acme = await stats_total(ACME_READER)

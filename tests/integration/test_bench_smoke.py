@@ -43,6 +43,8 @@ def test_bench_smoke(tmp_path: Path, postgres_server: Any) -> None:
         "--profile",
         "--out",
         str(out),
+        "--work-dir",
+        str(tmp_path / "work"),  # its broker's and worker's data and logs, not var/bench in the checkout
     ]
     env = {**os.environ, "DATABASE_URL": postgres_server.url.rsplit("/", 1)[0] + "/logpipe_bench"}
     result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=240, env=env)

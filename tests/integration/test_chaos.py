@@ -24,9 +24,12 @@ import aiohttp
 import orjson
 import pytest
 
-from tests.integration.test_multiworker import ALL, exact, owned, split_between, start_group
-from tests.integration.test_pipeline import good_event, query, row_count, stats_match_rows
-from tests.support.kafka import produce, wait_drained, wait_for
+from tests.support.deadlines import wait_for
+from tests.support.events import good_event
+from tests.support.groups import owns_all, split_between, start_group
+from tests.support.kafka import produce, wait_drained
+from tests.support.rows import query, row_count
+from tests.support.stats import stats_match_rows
 from tests.support.workers import Worker, WorkerFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.multiworker]
@@ -40,7 +43,7 @@ async def test_sigkill_again_and_again_loses_and_duplicates_nothing(workers: Wor
     seed = int(os.environ.get("CHAOS_SEED", str(random.randrange(1 << 30))))
     rng = random.Random(seed)
     bootstrap = workers.bootstrap
-    worker = workers.make("victim").start()
+    worker = await workers.start("victim")
     raw_total = EVENTS // 2
     http_total = EVENTS - raw_total
     # The events are spread over `duration` seconds and the kills fall at random moments inside it.
@@ -56,7 +59,7 @@ async def test_sigkill_again_and_again_loses_and_duplicates_nothing(workers: Wor
     async def kill_again_and_again() -> None:
         for moment in kill_at:
             await until(moment)
-            worker.kill()
+            await asyncio.to_thread(worker.kill)
             kills.append(time.monotonic() - started)
             await asyncio.to_thread(worker.start)
 
@@ -94,11 +97,13 @@ async def test_sigkill_again_and_again_loses_and_duplicates_nothing(workers: Wor
 
     await wait_for(lambda: row_count(database_url) >= EVENTS, timeout=240, what=f"{EVENTS} rows after the kills")
     await wait_drained(bootstrap, workers.app_id, timeout=120)
-    (rows, ids), *_ = query(database_url, "SELECT count(*), count(DISTINCT id) FROM logs")
-    (raw_rows, raw_messages), *_ = query(
-        database_url, "SELECT count(*), count(DISTINCT message) FROM logs WHERE source <> 'chaos-http'"
+    (rows, ids), *_ = await asyncio.to_thread(query, database_url, "SELECT count(*), count(DISTINCT id) FROM logs")
+    (raw_rows, raw_messages), *_ = await asyncio.to_thread(
+        query, database_url, "SELECT count(*), count(DISTINCT message) FROM logs WHERE source <> 'chaos-http'"
     )
-    (http_rows,), *_ = query(database_url, "SELECT count(*) FROM logs WHERE source = 'chaos-http'")
+    (http_rows,), *_ = await asyncio.to_thread(
+        query, database_url, "SELECT count(*) FROM logs WHERE source = 'chaos-http'"
+    )
     assert (rows, ids) == (EVENTS, EVENTS), f"seed {seed}: {rows} rows, {ids} ids, {EVENTS} sent"
     assert (raw_rows, raw_messages, http_rows) == (raw_total, raw_total, http_total)
     await wait_for(lambda: stats_match_rows(_alive(worker), database_url), timeout=60, what="stats = PostgreSQL")
@@ -140,16 +145,19 @@ async def test_a_worker_killed_and_restarted_twice_loses_nothing(workers: Worker
     producing = asyncio.create_task(flow())
     for _ in range(2):
         await wait_for(lambda: split_between([survivor, victim]), timeout=120, what="the two workers to split")
-        victim.kill()
-        await wait_for(lambda: owned(survivor) == ALL, timeout=120, what="the survivor to own every partition")
-        victim.start()
+        await asyncio.to_thread(victim.kill)
+        await wait_for(lambda: owns_all(survivor), timeout=120, what="the survivor to own every partition")
+        await asyncio.to_thread(victim.start)
     await wait_for(lambda: split_between([survivor, victim]), timeout=120, what="the two workers to split again")
     flowing = False
     sent = await producing
     await wait_drained(workers.bootstrap, workers.app_id, timeout=180)
-    stored = {m for (m,) in query(database_url, "SELECT message FROM logs")}
+    stored = {m for (m,) in await asyncio.to_thread(query, database_url, "SELECT message FROM logs")}
     missing = sorted(i for i in range(sent) if f"event {i}" not in stored)
     assert not missing, f"{len(missing)} of {sent} committed but not stored: events {missing[:20]}"
-    assert query(database_url, "SELECT count(*), count(DISTINCT message) FROM logs") == [(sent, sent)]
-    await wait_for(lambda: exact(survivor, database_url), timeout=60, what="stats = PostgreSQL")
+    distinct = "SELECT count(*), count(DISTINCT message) FROM logs"
+    assert await asyncio.to_thread(query, database_url, distinct) == [(sent, sent)]
+    await wait_for(
+        lambda: stats_match_rows(survivor, database_url, must_answer=True), timeout=60, what="stats = PostgreSQL"
+    )
     print(f"\n{sent} events through two kills and two returns: every one stored once; stats exact")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -10,8 +11,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.integration.test_pipeline import query, row_count
-from tests.support.kafka import read_all, wait_drained, wait_for
+from tests.support.deadlines import wait_for
+from tests.support.kafka import read_all, wait_drained
+from tests.support.rows import query, row_count
 from tests.support.workers import WorkerFactory
 
 pytestmark = pytest.mark.integration
@@ -19,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def logpipe(*args: str, env: dict[str, str], stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the command to its end (blocking: from async code, through ``asyncio.to_thread``)."""
     return subprocess.run(
         [sys.executable, "-m", "app.cli", *args],
         cwd=ROOT,
@@ -31,19 +34,19 @@ def logpipe(*args: str, env: dict[str, str], stdin: bytes | None = None) -> subp
 
 
 async def test_send_a_file_over_http_then_stats(workers: WorkerFactory, database_url: str, tmp_path: Path) -> None:
-    worker = workers.make().start()
+    worker = await workers.start()
     events = tmp_path / "events.ndjson"
     lines = [
         orjson.dumps({"level": ("INFO", "ERROR")[i % 2], "message": f"cli {i}", "source": "cli"}) for i in range(10_000)
     ]
-    events.write_bytes(b"\n".join(lines) + b"\n")
+    await asyncio.to_thread(events.write_bytes, b"\n".join(lines) + b"\n")
 
-    sent = logpipe("send", str(events), "--url", worker.url, env=worker.env)
+    sent = await asyncio.to_thread(logpipe, "send", str(events), "--url", worker.url, env=worker.env)
     assert sent.returncode == 0, sent.stderr
     assert "sent 10000 events: 10000 accepted, 0 rejected" in sent.stdout
     await wait_for(lambda: row_count(database_url) == 10_000, timeout=60, what="10,000 rows")
 
-    async def stats_shown() -> bool:
+    def stats_shown() -> bool:
         shown = logpipe("stats", "--url", worker.url, env=worker.env)
         return shown.returncode == 0 and "total  10,000" in shown.stdout
 
@@ -52,19 +55,20 @@ async def test_send_a_file_over_http_then_stats(workers: WorkerFactory, database
 
 
 async def test_send_reports_bad_lines_and_kafka_mode(workers: WorkerFactory, broker: str, database_url: str) -> None:
-    worker = workers.make().start()
+    worker = await workers.start()
     body = b'{"message": "good", "source": "s"}\n{"message": "", "source": "s"}\nnot json\n'
-    refused = logpipe("send", "-", "--url", worker.url, env=worker.env, stdin=body)
+    refused = await asyncio.to_thread(logpipe, "send", "-", "--url", worker.url, env=worker.env, stdin=body)
     assert refused.returncode == 1
     assert "1 accepted, 2 rejected" in refused.stdout
     assert "line 2: message: must not be empty or blank (not_blank)" in refused.stderr
 
-    raw = logpipe("send", "--kafka", env=worker.env, stdin=body)
+    raw = await asyncio.to_thread(logpipe, "send", "--kafka", env=worker.env, stdin=body)
     assert raw.returncode == 0, raw.stderr
     await wait_for(lambda: row_count(database_url) == 2, timeout=60, what="2 rows")
     await wait_drained(broker, workers.app_id)
     assert len(await read_all(broker, "logs.dlq", expect=2)) == 2
-    assert query(database_url, "SELECT count(*) FROM logs WHERE message = 'good'") == [(2,)]
+    good = "SELECT count(*) FROM logs WHERE message = 'good'"
+    assert await asyncio.to_thread(query, database_url, good) == [(2,)]
 
 
 def test_migrate_and_topics_are_idempotent(broker: str, database_url: str) -> None:

@@ -1,69 +1,33 @@
 """The web console in a real browser (Debian's chromium, headless, driven by Playwright).
 
-Each state is saved as a screenshot under ``var/screenshots/`` for people to look at.
+Each state is saved as a screenshot (the ``screenshots`` fixture: ``$SCREENSHOT_DIR``, else a temp dir
+named at the end of the run) for people to look at.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
 import orjson
 import pytest
-from playwright.async_api import Browser, Page, Request, Route, async_playwright, expect
+from playwright.async_api import Browser, Request, Route, expect
 
 from app.domain.keys import hash_key, new_key
-from tests.integration.test_faults import worker_cut_off_from_postgres
-from tests.integration.test_http_api import call, ready_worker
-from tests.integration.test_pipeline import query
-from tests.support.kafka import produce, wait_for
-from tests.support.workers import WorkerFactory
+from tests.support.api import call
+from tests.support.browser import Screenshots, messages
+from tests.support.deadlines import wait_for
+from tests.support.kafka import produce
+from tests.support.rows import query
+from tests.support.workers import WorkerFactory, worker_cut_off_from_postgres
 
 pytestmark = pytest.mark.integration
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
-# Headless on a machine without internet: no GPU, no sandbox as root, and none of the
-# background connections a desktop browser would try (they would be refused, many at a time).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def chromium_path() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        pytest.fail("no chromium on PATH: `make test` installs Debian's chromium package (make chromium)")
-    return path
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-async def shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 async def post(http: aiohttp.ClientSession, api: str, event: dict[str, Any], **kwargs: Any) -> str:
@@ -72,16 +36,17 @@ async def post(http: aiohttp.ClientSession, api: str, event: dict[str, Any], **k
     return str(body["id"])
 
 
-def messages(page: Page) -> Any:
-    return page.locator("#events li .message")
-
-
 async def test_search_filter_share_and_follow_live(
-    workers: WorkerFactory, broker: str, database_url: str, http: aiohttp.ClientSession, browser: Browser
+    workers: WorkerFactory,
+    broker: str,
+    database_url: str,
+    http: aiohttp.ClientSession,
+    browser: Browser,
+    screenshots: Screenshots,
 ) -> None:
-    api = ready_worker(workers).url
+    api = (await workers.ready()).url
     source = f"checkout-{uuid.uuid4().hex[:6]}"
-    seeded = [
+    seeded: list[dict[str, Any]] = [
         {"level": "INFO", "message": "user 17 logged in", "metadata": {"user": 17}},
         {"level": "WARN", "message": "payment slow for order 42", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"},
         {"level": "ERROR", "message": "payment failed for order 43: card declined"},
@@ -131,7 +96,7 @@ async def test_search_filter_share_and_follow_live(
     stored = datetime.fromisoformat(str(await first_time.get_attribute("datetime")))
     local = stored.astimezone(ZoneInfo("America/New_York")).strftime("%H:%M:%S")
     assert local in await first_time.inner_text()
-    await shot(page, "01-search-by-text")
+    await screenshots.shot(page, "01-search-by-text")
 
     # A level filter: only ERROR.
     await page.fill("#f-q", "")
@@ -140,7 +105,7 @@ async def test_search_filter_share_and_follow_live(
     await expect(messages(page)).to_have_count(1)
     await expect(messages(page)).to_contain_text("card declined")
     await expect(page.locator("#events .badge")).to_have_text(["ERROR"])
-    await shot(page, "02-level-filter")
+    await screenshots.shot(page, "02-level-filter")
 
     # The URL carries the query: opened elsewhere, it shows the same results.
     shared = page.url
@@ -151,7 +116,7 @@ async def test_search_filter_share_and_follow_live(
     assert await messages(other).all_inner_texts() == await messages(page).all_inner_texts()
     await expect(other.locator("input[name=level][value=ERROR]")).to_be_checked()
     await expect(other.locator("#f-source")).to_have_value(source)
-    await shot(other, "03-shared-url")
+    await screenshots.shot(other, "03-shared-url")
     await other.close()
 
     # Long messages are folded, and unfold on request.
@@ -177,7 +142,7 @@ async def test_search_filter_share_and_follow_live(
     await expect(messages(page).first).to_contain_text("refund failed", timeout=2000)
     seen_after = time.monotonic() - posted
     await post(http, api, {"level": "INFO", "message": "not an error, not shown", "source": source})
-    await shot(page, "04-live")
+    await screenshots.shot(page, "04-live")
 
     # Pause holds new events back; resume shows them.
     await page.click("#pause")
@@ -185,7 +150,7 @@ async def test_search_filter_share_and_follow_live(
     await post(http, api, {"level": "WARN", "message": "arrived while paused", "source": source})
     await expect(page.locator("#status")).to_contain_text("1 new events waiting")
     await expect(page.locator("#events li", has_text="arrived while paused")).to_have_count(0)
-    await shot(page, "05-live-paused")
+    await screenshots.shot(page, "05-live-paused")
     await page.click("#pause")
     await expect(messages(page).first).to_contain_text("arrived while paused")
     await expect(page.locator("#events li", has_text="not an error")).to_have_count(0)
@@ -206,19 +171,21 @@ async def test_search_filter_share_and_follow_live(
     await expect(page.locator("#letters tr")).to_have_count(1)
     await expect(page.locator("#letters tr td").nth(1)).to_have_text("invalid")
     await expect(page.locator("#letters tr td").nth(2)).to_contain_text("source")
-    await shot(page, "10-dead-letters")
+    await screenshots.shot(page, "10-dead-letters")
     await viewer.close()
 
 
-async def test_narrow_screens_labels_and_an_unreachable_api(workers: WorkerFactory, browser: Browser) -> None:
-    api = ready_worker(workers).url
+async def test_narrow_screens_labels_and_an_unreachable_api(
+    workers: WorkerFactory, browser: Browser, screenshots: Screenshots
+) -> None:
+    api = (await workers.ready()).url
     page = await browser.new_page(viewport={"width": 390, "height": 844})
     await page.goto(api + "/ui/")
     await expect(page.locator("#status")).to_contain_text("events")
     # Nothing wider than a phone's screen.
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page is {width}px wide on a 390px screen"
-    await shot(page, "06-narrow-screen")
+    await screenshots.shot(page, "06-narrow-screen")
 
     # Every form control has a label a screen reader can read.
     unlabeled = await page.evaluate(
@@ -232,20 +199,22 @@ async def test_narrow_screens_labels_and_an_unreachable_api(workers: WorkerFacto
     await page.route("**/api/v1/logs?*", lambda route: route.abort())
     await page.click("#search-button")
     await expect(page.locator("#error")).to_contain_text("Cannot reach the logpipe API")
-    await shot(page, "07-api-unreachable")
+    await screenshots.shot(page, "07-api-unreachable")
     await page.unroute("**/api/v1/logs?*")
 
     await page.close()
 
 
 async def test_console_with_api_keys(
-    workers: WorkerFactory, database_url: str, http: aiohttp.ClientSession, browser: Browser
+    workers: WorkerFactory,
+    database_url: str,
+    http: aiohttp.ClientSession,
+    browser: Browser,
+    screenshots: Screenshots,
 ) -> None:
     key = new_key()
     keys = {hash_key(key): {"organization": "acme", "roles": ["ingest", "query"]}}
-    worker = workers.make(AUTH_ENABLED="true", API_KEYS=orjson.dumps(keys).decode()).start()
-    await wait_for(lambda: worker.get("/ready")[0] == 200, timeout=60, what="worker ready")
-    api = worker.url
+    api = (await workers.ready(AUTH_ENABLED="true", API_KEYS=orjson.dumps(keys).decode())).url
     await post(http, api, {"message": "acme deploy finished", "source": "ci"}, headers={"X-API-Key": key})
     await wait_for(
         lambda: query(database_url, "SELECT count(*) FROM logs WHERE source = 'ci'")[0][0] == 1,
@@ -256,7 +225,7 @@ async def test_console_with_api_keys(
     page = await browser.new_page(viewport={"width": 1280, "height": 900})
     await page.goto(api + "/")  # the page itself is open; the API is not
     await expect(page.locator("#error")).to_contain_text("An API key is required")  # the API's own 401 message
-    await shot(page, "08-auth-asks-for-a-key")
+    await screenshots.shot(page, "08-auth-asks-for-a-key")
 
     await page.fill("#api-key", key)
     await page.click("text=Use key")
@@ -266,7 +235,7 @@ async def test_console_with_api_keys(
     assert await page.evaluate("sessionStorage.getItem('logpipe.apiKey')") == key
     await expect(page.locator("#api-key")).to_have_value(key)
     await expect(page.locator("#dlq-count")).to_have_text("needs an admin key")
-    await shot(page, "09-auth-with-key")
+    await screenshots.shot(page, "09-auth-with-key")
 
     # Live view sends the key as a header too (EventSource could not).
     await page.check("#live")
@@ -277,7 +246,11 @@ async def test_console_with_api_keys(
 
 
 async def test_banner_while_answers_are_stale(
-    workers: WorkerFactory, database_url: str, http: aiohttp.ClientSession, browser: Browser
+    workers: WorkerFactory,
+    database_url: str,
+    http: aiohttp.ClientSession,
+    browser: Browser,
+    screenshots: Screenshots,
 ) -> None:
     source = f"stale-{uuid.uuid4().hex[:6]}"
     env = {"CACHE_QUERY_TTL": "1", "PG_BREAKER_RESET": "1"}
@@ -300,10 +273,12 @@ async def test_banner_while_answers_are_stale(
         banner = page.locator("#stale")
         await expect(banner).to_be_hidden()
 
-        proxy.cut()
-        await wait_for(
-            lambda: worker.get("/ready")[1]["circuits"]["postgres"] == "open", timeout=10, what="the breaker open"
-        )
+        await proxy.cut()
+
+        async def breaker_open() -> bool:
+            return bool((await worker.fetch("/ready"))[1]["circuits"]["postgres"] == "open")
+
+        await wait_for(breaker_open, timeout=10, what="the breaker open")
 
         async def stale_now() -> bool:
             return "Warning" in (await call(http, "GET", asked))[2]
@@ -321,9 +296,9 @@ async def test_banner_while_answers_are_stale(
         assert found.group(1) in made, (text, sorted(made))
         await expect(messages(page)).to_have_count(2)
         await expect(page.locator("#error")).to_be_hidden()
-        await shot(page, "11-database-unavailable-stale")
+        await screenshots.shot(page, "11-database-unavailable-stale")
 
-        proxy.restore()
+        await proxy.restore()
 
         async def fresh_again() -> bool:
             await page.click("#search-button")
@@ -332,5 +307,5 @@ async def test_banner_while_answers_are_stale(
 
         await wait_for(fresh_again, timeout=15, what="the banner gone with fresh answers", interval=0.5)
         await expect(messages(page)).to_have_count(2)
-        await shot(page, "12-database-back-fresh")
+        await screenshots.shot(page, "12-database-back-fresh")
         await page.close()

@@ -8,10 +8,10 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.integration.test_console import browser, shot  # noqa: F401 (browser: the fixture)
-from tests.integration.test_http_api import call, ready_worker
-from tests.integration.test_pipeline import query
-from tests.support.kafka import wait_for
+from tests.support.api import call
+from tests.support.browser import Screenshots
+from tests.support.deadlines import wait_for
+from tests.support.rows import query
 from tests.support.workers import WorkerFactory
 
 pytestmark = pytest.mark.integration
@@ -21,9 +21,10 @@ async def test_show_context_in_event_details(
     workers: WorkerFactory,
     database_url: str,
     http: aiohttp.ClientSession,
-    browser: Browser,  # noqa: F811
+    browser: Browser,
+    screenshots: Screenshots,
 ) -> None:
-    api = ready_worker(workers).url
+    api = (await workers.ready()).url
     source = f"billing-{uuid.uuid4().hex[:6]}"
     batch = [
         {
@@ -54,6 +55,6 @@ async def test_show_context_in_event_details(
         [*(f"step {i}" for i in range(4)), "charge declined", *(f"step {i}" for i in range(5, 9))]
     )
     await expect(hit.locator(".context .hit")).to_contain_text("charge declined")
-    await shot(page, "20-show-context")
+    await screenshots.shot(page, "20-show-context")
     await hit.locator("button.show-context").click()
     await expect(hit.locator(".context")).to_be_hidden()

@@ -8,10 +8,10 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.integration.test_console import browser, messages, shot  # noqa: F401 (browser: the fixture)
-from tests.integration.test_http_api import call, ready_worker
-from tests.integration.test_pipeline import query
-from tests.support.kafka import wait_for
+from tests.support.api import call
+from tests.support.browser import Screenshots, messages
+from tests.support.deadlines import wait_for
+from tests.support.rows import query
 from tests.support.workers import WorkerFactory
 
 pytestmark = pytest.mark.integration
@@ -21,9 +21,10 @@ async def test_histogram_bars_and_drag_to_narrow(
     workers: WorkerFactory,
     database_url: str,
     http: aiohttp.ClientSession,
-    browser: Browser,  # noqa: F811
+    browser: Browser,
+    screenshots: Screenshots,
 ) -> None:
-    api = ready_worker(workers).url
+    api = (await workers.ready()).url
     source = f"web-{uuid.uuid4().hex[:6]}"
     batch = [
         {
@@ -47,7 +48,7 @@ async def test_histogram_bars_and_drag_to_narrow(
     await expect(messages(page)).to_have_count(50)  # a page
     await expect(page.locator("#histogram rect.bar-ERROR")).to_have_count(15)
     await expect(page.locator("#histogram rect.bar-INFO")).to_have_count(45)
-    await shot(page, "21-histogram")
+    await screenshots.shot(page, "21-histogram")
 
     svg = page.locator("#histogram svg")
     box = await svg.bounding_box()
@@ -60,4 +61,4 @@ async def test_histogram_bars_and_drag_to_narrow(
     await expect(page.locator("#f-range")).to_have_value("custom")
     await expect(messages(page)).to_have_count(10)  # the buckets of 10:00 to 10:09
     await expect(page.locator("#f-end")).to_have_value("2026-01-02T10:09:59")
-    await shot(page, "22-histogram-narrowed")
+    await screenshots.shot(page, "22-histogram-narrowed")

@@ -5,17 +5,17 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from tests.integration.test_auth import ACME, GLOBEX, as_, secured_worker
-from tests.integration.test_http_api import call
-from tests.integration.test_pipeline import row_count
-from tests.support.kafka import wait_for
+from tests.support.api import call
+from tests.support.deadlines import wait_for
+from tests.support.rows import row_count
+from tests.support.tenants import ACME, GLOBEX, as_, secured_worker
 from tests.support.workers import WorkerFactory
 
 pytestmark = pytest.mark.integration
 
 
 async def test_context_around_a_hit(workers: WorkerFactory, database_url: str, http: aiohttp.ClientSession) -> None:
-    api = secured_worker(workers).url
+    api = (await secured_worker(workers)).url
     levels = ("INFO", "WARN", "ERROR", "DEBUG")
     acme = [
         {"message": f"acme {i}", "source": "api", "level": levels[i % 4], "timestamp": f"2026-01-02T10:00:{i:02d}Z"}

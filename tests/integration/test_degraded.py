@@ -7,6 +7,7 @@ are printed for people to read.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from typing import Any
@@ -16,24 +17,18 @@ import orjson
 import pytest
 
 from app.domain.keys import hash_key, new_key
-from tests.integration.test_faults import rows_of, worker_cut_off_from_postgres
-from tests.integration.test_http_api import call
-from tests.support.kafka import wait_drained, wait_for
-from tests.support.workers import Worker, WorkerFactory
+from tests.support.api import call, metric
+from tests.support.deadlines import wait_for, within
+from tests.support.kafka import wait_drained
+from tests.support.rows import rows_of
+from tests.support.workers import Worker, WorkerFactory, worker_cut_off_from_postgres
 
 pytestmark = pytest.mark.integration
 
 TTL = 1.0  # CACHE_QUERY_TTL and CACHE_STATS_TTL of the worker under test
 RESET = 5.0  # PG_BREAKER_RESET, the default
+READ_TIMEOUT = 2.0  # PG_READ_TIMEOUT of the worker under test
 STALE = '110 - "Response is Stale"'
-
-
-async def metric(http: aiohttp.ClientSession, worker: Worker, line_start: str) -> float | None:
-    async with http.get(worker.url + "/metrics") as response:
-        for line in (await response.text()).splitlines():
-            if line.startswith(line_start + " "):
-                return float(line.rsplit(" ", 1)[1])
-    return None
 
 
 async def circuit(http: aiohttp.ClientSession, worker: Worker) -> str:
@@ -46,7 +41,7 @@ async def test_reads_answer_stale_or_fail_fast_while_postgres_is_away_and_fresh_
     workers: WorkerFactory, broker: str, database_url: str, http: aiohttp.ClientSession, cut: str
 ) -> None:
     source = f"deg-{uuid.uuid4().hex[:6]}"
-    env = {"CACHE_QUERY_TTL": str(TTL), "CACHE_STATS_TTL": str(TTL), "PG_READ_TIMEOUT": "2"}
+    env = {"CACHE_QUERY_TTL": str(TTL), "CACHE_STATS_TTL": str(TTL), "PG_READ_TIMEOUT": str(READ_TIMEOUT)}
     async with worker_cut_off_from_postgres(workers, database_url, **env) as (worker, proxy):
         api = worker.url
         accepted: list[str] = []
@@ -73,7 +68,7 @@ async def test_reads_answer_stale_or_fail_fast_while_postgres_is_away_and_fresh_
             before[path] = body
         assert len(before[reads[0]]["content"]) == 5
 
-        proxy.cut() if cut == "refused" else proxy.blackhole()
+        await (proxy.cut() if cut == "refused" else proxy.blackhole())
         for i in range(20):  # ingest keeps accepting into Kafka
             status, body, _ = await call(
                 http, "POST", api + "/api/v1/logs", {"message": f"during {i}", "source": source}
@@ -90,17 +85,19 @@ async def test_reads_answer_stale_or_fail_fast_while_postgres_is_away_and_fresh_
             # Silence fails nothing by itself; the readiness probe's timeout opens the breaker.
             assert (await call(http, "GET", api + "/ready"))[0] == 503
         state = 'logpipe_circuit_state{dependency="postgres"}'
-        assert await metric(http, worker, state) == 2.0, "open"
+        assert await metric(http, worker.url, state) == 2.0, "open"
 
-        # A query nobody asked before: 503 at once, the database not waited on.
+        # A query nobody asked before: 503 at once, the database not waited on. The open breaker refuses it
+        # without trying (its message says so); a read that did try would wait PG_READ_TIMEOUT for the silence.
         timings = []
         for i in range(5):
             started = time.perf_counter()
-            status, body, headers = await call(http, "GET", f"{api}/api/v1/logs?source={source}-never{i}")
+            async with within(READ_TIMEOUT / 2, "a 503 from the open breaker"):
+                status, body, headers = await call(http, "GET", f"{api}/api/v1/logs?source={source}-never{i}")
             timings.append(time.perf_counter() - started)
             assert (status, body["code"]) == (503, "database_unavailable"), body
+            assert "circuit open" in body["message"], body
             assert 1 <= int(headers["Retry-After"]) <= RESET
-        assert max(timings) < 0.05, f"503 took {max(timings) * 1000:.1f} ms"
 
         # Asked before the cut, long past its TTL: the same body, marked stale, its age told.
         ages: dict[str, int] = {}
@@ -116,16 +113,15 @@ async def test_reads_answer_stale_or_fail_fast_while_postgres_is_away_and_fresh_
             return min(ages.values()) >= 5 * TTL
 
         await wait_for(all_stale_and_old, timeout=30, what="stale answers 5 TTLs old", interval=0.5)
-        stale_served = await metric(http, worker, 'logpipe_stale_answers_total{kind="query"}')
+        stale_served = await metric(http, worker.url, 'logpipe_stale_answers_total{kind="query"}')
         assert stale_served is not None and stale_served >= 3
         status, live, _ = await call(http, "GET", api + "/api/v1/stats")  # the count table, as ever
         assert status == 200 and live["total"] >= 5
         assert await circuit(http, worker) == "open"
-        opened = await metric(http, worker, 'logpipe_circuit_transitions_total{dependency="postgres",state="open"}')
+        opened = await metric(http, worker.url, 'logpipe_circuit_transitions_total{dependency="postgres",state="open"}')
         assert opened is not None and opened >= 1
 
-        proxy.restore()
-        restored = time.monotonic()
+        await proxy.restore()
         requests = 0
 
         async def fresh() -> bool:
@@ -135,17 +131,17 @@ async def test_reads_answer_stale_or_fail_fast_while_postgres_is_away_and_fresh_
             assert status in (200, 503), status
             return status == 200 and "Warning" not in headers
 
-        await wait_for(fresh, timeout=30, what="a fresh answer", interval=0.1)
-        to_fresh = time.monotonic() - restored
         # The breaker's next probe is at most RESET away; the probe itself is one request.
-        assert to_fresh < RESET + 1.5, f"fresh {to_fresh:.1f}s after PostgreSQL returned"
+        to_fresh = await wait_for(
+            fresh, timeout=RESET + 1.5, what="a fresh answer once PostgreSQL returned", interval=0.1
+        )
         assert await circuit(http, worker) == "closed"
-        assert await metric(http, worker, state) == 0.0
+        assert await metric(http, worker.url, state) == 0.0
 
         # Nothing ingested while PostgreSQL was away is lost, nor stored twice; fresh answers show it.
         await wait_for(lambda: rows_of(database_url, source)[0] >= len(accepted), timeout=60, what="every row")
         await wait_drained(broker, workers.app_id)
-        assert rows_of(database_url, source) == (len(accepted), len(accepted))
+        assert await asyncio.to_thread(rows_of, database_url, source) == (len(accepted), len(accepted))
 
         async def lists_everything() -> bool:
             status, body, _ = await call(http, "GET", f"{api}/api/v1/logs?source={source}&limit=100")
@@ -181,7 +177,7 @@ async def test_a_stale_answer_never_crosses_tenants(
         status, before, _ = await call(http, "GET", path, headers={"X-API-Key": acme})
         assert status == 200 and len(before["content"]) == 1
 
-        proxy.cut()
+        await proxy.cut()
         assert (await call(http, "GET", api + "/ready"))[0] == 503  # opens the breaker
 
         async def acme_stale() -> bool:
@@ -194,4 +190,4 @@ async def test_a_stale_answer_never_crosses_tenants(
         status, body, headers = await call(http, "GET", path, headers={"X-API-Key": globex})
         assert (status, body["code"]) == (503, "database_unavailable"), body
         assert "Warning" not in headers
-        proxy.restore()
+        await proxy.restore()

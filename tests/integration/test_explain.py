@@ -93,7 +93,7 @@ def queries() -> list[LogQuery]:
         [None, NOW - timedelta(days=2)],
         [None, NOW - timedelta(hours=1)],
         [None, "timeout", "4242"],
-        [("cursor", None), ("cursor", cursor), ("page", 3)],
+        [(None, None), (cursor, None), (None, 3)],  # (cursor, page): the first page, a later one, page 3
     )
     return [
         LogQuery(
@@ -104,8 +104,8 @@ def queries() -> list[LogQuery]:
             end=end,
             text=text,
             limit=100,
-            cursor=paging[1] if paging[0] == "cursor" else None,
-            page=paging[1] if paging[0] == "page" else None,  # type: ignore[arg-type]
+            cursor=paging[0],
+            page=paging[1],
         )
         for levels, source, org, start, end, text, paging in combos
     ]

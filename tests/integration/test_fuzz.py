@@ -8,6 +8,7 @@ repeats the last one; ``make fuzz`` a longer one from a fresh seed
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import subprocess
@@ -22,24 +23,28 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
-from tests.integration.test_http_api import ready_worker
-from tests.integration.test_pipeline import query, row_count
-from tests.support.kafka import produce, read_all, wait_drained, wait_for
+from tests.support.deadlines import wait_for
+from tests.support.kafka import produce, read_all, wait_drained
+from tests.support.rows import query, row_count
 from tests.support.workers import WorkerFactory
 
 pytestmark = pytest.mark.integration
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
 RECORDS = int(os.environ.get("FUZZ_RECORDS", "600"))
 SEED = os.environ.get("FUZZ_SEED", "20261123")
-REPORTS = Path(__file__).resolve().parents[2] / "var" / "fuzz"
 
 
 @pytest.mark.timeout(1800)
-def test_the_api_answers_every_generated_request_without_a_5xx_and_as_described(workers: WorkerFactory) -> None:
-    worker = ready_worker(workers)
+async def test_the_api_answers_every_generated_request_without_a_5xx_and_as_described(
+    workers: WorkerFactory, tmp_path: Path
+) -> None:
+    worker = await workers.ready()
     api = worker.url
-    REPORTS.mkdir(parents=True, exist_ok=True)
+    # schemathesis's JUnit report: in $FUZZ_REPORT_DIR when set, else in this test's temp dir.
+    reports = Path(os.environ.get("FUZZ_REPORT_DIR") or tmp_path / "schemathesis")
+    await asyncio.to_thread(reports.mkdir, parents=True, exist_ok=True)
     command = [
         str(Path(sys.executable).with_name("st")),
         "run",
@@ -68,14 +73,18 @@ def test_the_api_answers_every_generated_request_without_a_5xx_and_as_described(
         "--report",
         "junit",
         "--report-dir",
-        str(REPORTS),
+        str(reports),
     ]
     if SEED != "random":
         command += ["--seed", SEED]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=1700, check=False)
+    # Run in the temp dir: schemathesis keeps .schemathesis/ and .hypothesis/ in its working directory.
+    done = await asyncio.to_thread(
+        subprocess.run, command, cwd=tmp_path, capture_output=True, text=True, timeout=1700, check=False
+    )
     summary = "\n".join(line for line in done.stdout.splitlines()[-40:] if line.strip())
-    print(f"\nschemathesis, {EXAMPLES} examples per operation:\n{summary}")
-    errors = [line for line in worker.log_tail(100_000).splitlines() if "unhandled error" in line]
+    print(f"\nschemathesis, {EXAMPLES} examples per operation (report in {reports}):\n{summary}")
+    log = await asyncio.to_thread(worker.log_tail, 100_000)
+    errors = [line for line in log.splitlines() if "unhandled error" in line]
     assert done.returncode == 0, (
         f"schemathesis found failures:\n{done.stdout[-8000:]}\n{done.stderr[-2000:]}\nworker errors: {errors[:5]}"
     )
@@ -143,8 +152,11 @@ def _unique_ids(record: dict[str, Any]) -> dict[str, Any]:
     return {**record, "id": str(uuid.uuid4())}
 
 
-def raw_records(count: int) -> list[bytes]:
-    """``count`` records for logs.raw from hypothesis: bytes, JSON of any shape, and near-events."""
+def raw_records(count: int, home: Path) -> list[bytes]:
+    """``count`` records for logs.raw from hypothesis: bytes, JSON of any shape, and near-events.
+
+    ``home``: where hypothesis keeps its caches meanwhile (else ``.hypothesis/`` in the checkout).
+    """
     found: list[bytes] = []
     strategy = st.one_of(
         _good_events().map(lambda e: orjson.dumps(e)),
@@ -164,7 +176,11 @@ def raw_records(count: int) -> list[bytes]:
 
     seed_used = random.randrange(2**32) if SEED == "random" else int(SEED)
     print(f"\nraw records from seed {seed_used} (FUZZ_SEED={seed_used} repeats them)")
-    hypothesis.seed(seed_used)(gather)()
+    set_hypothesis_home_dir(home)
+    try:
+        hypothesis.seed(seed_used)(gather)()
+    finally:
+        set_hypothesis_home_dir(None)
     # Oversized, a valid event among garbage, and empty: the edges hypothesis may not reach.
     found += [b"x" * 200_000, b"", orjson.dumps({"message": "m" * 40_000, "source": "s"})]
     return found
@@ -172,11 +188,10 @@ def raw_records(count: int) -> list[bytes]:
 
 @pytest.mark.timeout(900)
 async def test_every_raw_record_ends_as_a_row_or_a_dead_letter(
-    workers: WorkerFactory, broker: str, database_url: str
+    workers: WorkerFactory, broker: str, database_url: str, tmp_path: Path
 ) -> None:
-    worker = workers.make().start()
-    await wait_for(lambda: worker.get("/ready")[0] == 200, timeout=60, what="worker ready")
-    records = raw_records(RECORDS)
+    worker = await workers.ready()
+    records = raw_records(RECORDS, tmp_path / "hypothesis")
     await produce(broker, "logs.raw", records)
     await wait_drained(broker, workers.app_id, timeout=300)
 
@@ -185,7 +200,7 @@ async def test_every_raw_record_ends_as_a_row_or_a_dead_letter(
         return row_count(database_url) + dead >= len(records)
 
     await wait_for(accounted, timeout=120, what="every record as a row or a dead letter")
-    rows = row_count(database_url)
+    rows = await asyncio.to_thread(row_count, database_url)
     letters = await read_all(broker, "logs.dlq", expect=len(records) - rows)
     assert rows + len(letters) == len(records), f"{rows} rows + {len(letters)} dead letters for {len(records)} records"
     reasons: dict[str, int] = {}
@@ -193,6 +208,6 @@ async def test_every_raw_record_ends_as_a_row_or_a_dead_letter(
         reason = letter.headers["error"].decode()
         reasons[reason] = reasons.get(reason, 0) + 1
         assert letter.headers.get("error_detail"), "every dead letter says why"
-    assert worker.process is not None and worker.process.poll() is None, "the worker died"
-    assert worker.get("/ready")[0] == 200
+    assert worker.alive, "the worker died"
+    assert (await worker.fetch("/ready"))[0] == 200
     print(f"\nraw fuzz: {len(records)} records → {rows} rows + {len(letters)} dead letters {reasons}; worker alive")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from tests.integration.test_auth import ACME, GLOBEX, as_, secured_worker
-from tests.integration.test_http_api import call
-from tests.integration.test_pipeline import row_count
-from tests.support.kafka import wait_for
+from tests.support.api import call
+from tests.support.deadlines import wait_for
+from tests.support.rows import row_count
+from tests.support.tenants import ACME, GLOBEX, as_, secured_worker
 from tests.support.workers import WorkerFactory
 
 pytestmark = pytest.mark.integration
@@ -18,7 +18,7 @@ RANGE = "start=2026-01-02T10:00:00Z&end=2026-01-02T10:59:59Z"
 async def test_histogram_counts_per_bucket_and_level(
     workers: WorkerFactory, database_url: str, http: aiohttp.ClientSession
 ) -> None:
-    api = secured_worker(workers).url
+    api = (await secured_worker(workers)).url
     acme = [
         {
             "message": f"m {i}",

@@ -2,47 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from typing import Any
 
 import aiohttp
-import orjson
 import pytest
-import redis
+import redis.asyncio as redis
 from openapi_spec_validator import validate
 
 from app.domain.query import parse_query
-from tests.integration.test_pipeline import query, row_count, stats_match_rows
-from tests.support.kafka import wait_for
+from tests.support.api import call, metric
+from tests.support.deadlines import wait_for
+from tests.support.rows import query, row_count
+from tests.support.stats import stats_match_rows
 from tests.support.tcpproxy import proxied_url
-from tests.support.workers import Worker, WorkerFactory
+from tests.support.workers import SUPPORTED_STORES, WorkerFactory
 
 pytestmark = pytest.mark.integration
-
-
-async def call(
-    http: aiohttp.ClientSession, method: str, url: str, body: Any = None, **kwargs: Any
-) -> tuple[int, Any, aiohttp.typedefs.LooseHeaders]:
-    data = body if isinstance(body, bytes | str) or body is None else orjson.dumps(body)
-    async with http.request(method, url, data=data, **kwargs) as response:
-        raw = await response.read()
-        return response.status, (orjson.loads(raw) if raw else None), response.headers
-
-
-def ready_worker(workers: WorkerFactory, **env: str) -> Worker:
-    worker = workers.make(**env).start()
-    deadline = time.monotonic() + 60
-    while worker.get("/ready")[0] != 200:
-        assert time.monotonic() < deadline, f"worker not ready: {worker.get('/ready')}"
-        time.sleep(0.2)
-    return worker
 
 
 async def test_ingest_routes_and_get_by_id(
     workers: WorkerFactory, database_url: str, http: aiohttp.ClientSession
 ) -> None:
-    api = ready_worker(workers).url
+    api = (await workers.ready()).url
     ids = []
     for path in ("/api/v1/logs", "/api/logs", "/producer/api/logs/ingest"):
         status, body, _ = await call(
@@ -70,7 +54,7 @@ async def test_ingest_routes_and_get_by_id(
 async def test_batch_mixed_items_and_ndjson(
     workers: WorkerFactory, database_url: str, http: aiohttp.ClientSession
 ) -> None:
-    api = ready_worker(workers).url
+    api = (await workers.ready()).url
     items = [
         {"level": "INFO", "message": "ok 1", "source": "b"},
         {"level": "LOUD", "message": "bad level", "source": "b"},
@@ -103,7 +87,7 @@ async def test_batch_mixed_items_and_ndjson(
 
 
 async def test_errors_openapi_and_docs(workers: WorkerFactory, http: aiohttp.ClientSession) -> None:
-    api = ready_worker(workers, INGEST_MAX_BODY_BYTES="4096").url
+    api = (await workers.ready(INGEST_MAX_BODY_BYTES="4096")).url
     big = [{"message": "x" * 1000, "source": "s"}] * 10
     status, body, _ = await call(http, "POST", f"{api}/api/v1/logs/batch", big)
     assert (status, body["code"]) == (413, "payload_too_large")
@@ -121,10 +105,11 @@ async def test_errors_openapi_and_docs(workers: WorkerFactory, http: aiohttp.Cli
         assert response.status == 200 and len(await response.read()) > 100_000
 
 
+@pytest.mark.parametrize("store", SUPPORTED_STORES, indirect=True)
 async def test_query_filters_search_stats_and_java_routes(
     workers: WorkerFactory, database_url: str, http: aiohttp.ClientSession
 ) -> None:
-    worker = ready_worker(workers, CACHE_QUERY_TTL="0")
+    worker = await workers.ready(CACHE_QUERY_TTL="0")
     api = worker.url
     events = [
         {"level": "ERROR", "message": "database connection refused", "source": "billing", "organizationId": "acme"},
@@ -199,12 +184,12 @@ async def test_query_filters_search_stats_and_java_routes(
 async def test_keyset_pagination_is_stable_under_inserts(
     workers: WorkerFactory, database_url: str, http: aiohttp.ClientSession
 ) -> None:
-    api = ready_worker(workers).url
+    api = (await workers.ready()).url
     for chunk in range(5):
         batch = [{"message": f"seed {chunk}-{i}", "source": "page"} for i in range(500)]
         assert (await call(http, "POST", f"{api}/api/v1/logs/batch", batch))[0] == 202
     await wait_for(lambda: row_count(database_url) == 2500, timeout=30, what="2,500 rows")
-    seeded = {str(r[0]) for r in query(database_url, "SELECT id FROM logs")}
+    seeded = {str(r[0]) for r in await asyncio.to_thread(query, database_url, "SELECT id FROM logs")}
 
     seen: list[str] = []
     cursor: str | None = None
@@ -232,31 +217,31 @@ async def test_cache_hits_then_expires_and_survives_redis_outage(
 ) -> None:
     with proxied_url(redis_url, 6379) as (proxied, proxy):
         # No stale answers: a cached answer's key then lives exactly its TTL.
-        api = ready_worker(workers, REDIS_URL=proxied, CACHE_QUERY_TTL="1.5", CACHE_STALE_MAX="0").url
+        api = (await workers.ready(REDIS_URL=proxied, CACHE_QUERY_TTL="1.5", CACHE_STALE_MAX="0")).url
 
         async def counted(result: str) -> float:
-            async with http.get(f"{api}/metrics") as response:
-                for line in (await response.text()).splitlines():
-                    if line.startswith(f'logpipe_cache_requests_total{{kind="query",result="{result}"}}'):
-                        return float(line.rsplit(" ", 1)[1])
-            return 0.0
+            return await metric(http, api, f'logpipe_cache_requests_total{{kind="query",result="{result}"}}') or 0.0
 
         path = f"/api/v1/logs?source=cache-{uuid.uuid4().hex[:6]}"
         key = parse_query(_params(path)).cache_key("all")
         client = redis.Redis.from_url(redis_url)
         try:
+
+            async def expired() -> bool:
+                return not await client.exists(key)
+
             assert (await call(http, "GET", api + path))[0] == 200
             assert (await counted("miss"), await counted("hit")) == (1.0, 0.0)
-            assert client.exists(key)
+            assert await client.exists(key)
             assert (await call(http, "GET", api + path))[0] == 200
             assert await counted("hit") == 1.0
-            await wait_for(lambda: not client.exists(key), timeout=10, what="the cached answer to expire")
+            await wait_for(expired, timeout=10, what="the cached answer to expire")
             assert (await call(http, "GET", api + path))[0] == 200
             assert await counted("miss") == 2.0
         finally:
-            client.close()
+            await client.aclose()
 
-        proxy.cut()
+        await proxy.cut()
         for route in (path, "/api/v1/stats", "/gateway/api/query/stats?hoursBack=1"):
             status, body, _ = await call(http, "GET", api + route)
             assert status == 200, (route, body)
@@ -267,7 +252,7 @@ async def test_cache_hits_then_expires_and_survives_redis_outage(
 
 async def test_ready_means_every_route_answers(workers: WorkerFactory, http: aiohttp.ClientSession) -> None:
     """The first 200 from /ready: stats (routed to the count table's owner) answers 200 at once too."""
-    worker = workers.make().start(wait_ready=False)
+    worker = await asyncio.to_thread(workers.make().start, wait_ready=False)
     stats_before_ready: set[int] = set()
 
     async def ready_now() -> bool:
@@ -300,7 +285,7 @@ async def test_numbers_beyond_64_bits_in_metadata_read_back(
     workers: WorkerFactory, database_url: str, http: aiohttp.ClientSession
 ) -> None:
     """PostgreSQL keeps 1e20 as the integer 100000000000000000000; reading it must not break the answer."""
-    api = ready_worker(workers).url
+    api = (await workers.ready()).url
     event = b'{"message": "big numbers", "source": "big", "metadata": {"big": 1e20, "huge": 1234567890123456789012345}}'
     status, body, _ = await call(http, "POST", api + "/api/v1/logs", event)
     assert status == 202, body

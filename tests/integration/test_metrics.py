@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
@@ -11,8 +12,10 @@ import orjson
 import pytest
 import yaml
 
-from tests.integration.test_pipeline import good_event, row_count
-from tests.support.kafka import produce, wait_for
+from tests.support.deadlines import wait_for
+from tests.support.events import good_event
+from tests.support.kafka import produce
+from tests.support.rows import row_count
 from tests.support.workers import WorkerFactory
 
 pytestmark = pytest.mark.integration
@@ -113,7 +116,7 @@ def metric_names(expr: str) -> set[str]:
 async def test_metrics_move_and_dashboards_name_real_metrics(
     workers: WorkerFactory, broker: str, database_url: str
 ) -> None:
-    worker = workers.make().start()
+    worker = await workers.start()
     await produce(broker, "logs.raw", [good_event(i) for i in range(300)] + [b"not json"])
     async with aiohttp.ClientSession() as http:
         for body in ({"message": "m", "source": "s"}, {"message": ""}):
@@ -138,7 +141,7 @@ async def test_metrics_move_and_dashboards_name_real_metrics(
         assert name in exported, f"{name} is not exported"
 
     checked = 0
-    for source, expr in expressions():
+    for source, expr in await asyncio.to_thread(expressions):
         for name in metric_names(expr):
             assert name in exported, f"{source}: {name!r} in {expr!r} is not a metric logpipe exports"
             checked += 1

@@ -13,50 +13,15 @@ import aiohttp
 import orjson
 import pytest
 
-from tests.integration.test_pipeline import good_event, query, row_count
-from tests.support.kafka import produce, wait_drained, wait_for
-from tests.support.workers import Worker, WorkerFactory
+from tests.support.deadlines import wait_for
+from tests.support.events import good_event
+from tests.support.groups import ALL, owned, owns_all, start_group
+from tests.support.kafka import produce, wait_drained
+from tests.support.rows import query, row_count
+from tests.support.stats import stats_match_rows, stats_of
+from tests.support.workers import WorkerFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.multiworker]
-ALL = [0, 1, 2, 3]
-
-
-def owned(worker: Worker, topic: str = "logs.events") -> list[int]:
-    _, body = worker.get("/ready")
-    return list(body.get("partitions", {}).get(topic, [])) if body else []
-
-
-def split_between(workers: list[Worker]) -> bool:
-    """Every worker owns some partitions of both input topics, and together all of them, once."""
-    for topic in ("logs.events", "logs.raw"):
-        shares = [owned(w, topic) for w in workers]
-        if not all(shares) or sorted(p for share in shares for p in share) != ALL:
-            return False
-    return True
-
-
-def stats_of(worker: Worker) -> dict[str, object]:
-    status, body = worker.get("/api/v1/stats")
-    assert status == 200, body
-    return {k: body[k] for k in ("total", "levels", "sources", "organizations")}
-
-
-def pg_stats(database_url: str) -> tuple[int, dict[str, int]]:
-    levels = dict(query(database_url, "SELECT level, count(*) FROM logs GROUP BY level"))
-    return sum(levels.values()), levels
-
-
-def exact(worker: Worker, database_url: str) -> bool:
-    stats = stats_of(worker)
-    total, levels = pg_stats(database_url)
-    return stats["total"] == total and stats["levels"] == levels
-
-
-async def start_group(factory: WorkerFactory, n: int) -> tuple[list[Worker], float]:
-    started = time.monotonic()
-    workers = [factory.make(f"w{i}").start() for i in range(n)]
-    await wait_for(lambda: split_between(workers), timeout=90, what=f"{n} workers to split the partitions")
-    return workers, time.monotonic() - started
 
 
 async def post_batches(urls: list[str], events: int, batch: int = 100) -> None:
@@ -69,7 +34,7 @@ async def post_batches(urls: list[str], events: int, batch: int = 100) -> None:
 
 async def test_two_workers_split_partitions_and_agree(workers: WorkerFactory, database_url: str) -> None:
     (a, b), took = await start_group(workers, 2)
-    print(f"\nsplit after {took:.1f}s: {a.name} owns {owned(a)}, {b.name} owns {owned(b)} of logs.events")
+    print(f"\nsplit after {took:.1f}s: {a.name} owns {await owned(a)}, {b.name} owns {await owned(b)} of logs.events")
 
     await asyncio.gather(
         produce(workers.bootstrap, "logs.raw", [good_event(i) for i in range(5000)]),
@@ -77,12 +42,13 @@ async def test_two_workers_split_partitions_and_agree(workers: WorkerFactory, da
     )
     await wait_for(lambda: row_count(database_url) >= 10_000, timeout=120, what="10,000 rows")
     await wait_drained(workers.bootstrap, workers.app_id)
-    assert query(database_url, "SELECT count(*), count(DISTINCT id) FROM logs") == [(10_000, 10_000)]
-    await wait_for(lambda: exact(a, database_url), timeout=60, what="stats = PostgreSQL")
-    assert stats_of(a) == stats_of(b), "both workers answer the same stats"
+    distinct = "SELECT count(*), count(DISTINCT id) FROM logs"
+    assert await asyncio.to_thread(query, database_url, distinct) == [(10_000, 10_000)]
+    await wait_for(lambda: stats_match_rows(a, database_url, must_answer=True), timeout=60, what="stats = PostgreSQL")
+    assert await stats_of(a) == await stats_of(b), "both workers answer the same stats"
     for path in ("/api/v1/logs/stats", "/gateway/api/query/stats"):
-        assert a.get(path)[1]["total"] == b.get(path)[1]["total"] == 10_000
-    print(f"10,000 rows; stats identical and exact on both: {stats_of(b)['levels']}")
+        assert (await a.fetch(path))[1]["total"] == (await b.fetch(path))[1]["total"] == 10_000
+    print(f"10,000 rows; stats identical and exact on both: {(await stats_of(b))['levels']}")
 
 
 async def test_killed_worker_partitions_are_taken_over(workers: WorkerFactory, database_url: str) -> None:
@@ -95,18 +61,23 @@ async def test_killed_worker_partitions_are_taken_over(workers: WorkerFactory, d
 
     producing = asyncio.create_task(flow())
     await wait_for(lambda: row_count(database_url) >= 1000, timeout=90, what="the first 1,000 rows")
-    victim.kill()
+    await asyncio.to_thread(victim.kill)
     killed_at = time.monotonic()
     await producing
     took = await wait_for(
-        lambda: owned(survivor) == ALL and owned(survivor, "logs.raw") == ALL,
+        lambda: owns_all(survivor, "logs.events", "logs.raw"),
         timeout=120,
         what="the survivor to own every partition",
     )
     await wait_for(lambda: row_count(database_url) >= events, timeout=120, what=f"{events} rows")
     await wait_drained(workers.bootstrap, workers.app_id)
-    assert query(database_url, "SELECT count(*), count(DISTINCT message) FROM logs") == [(events, events)]
-    await wait_for(lambda: exact(survivor, database_url), timeout=60, what="stats = PostgreSQL on the survivor")
+    distinct = "SELECT count(*), count(DISTINCT message) FROM logs"
+    assert await asyncio.to_thread(query, database_url, distinct) == [(events, events)]
+    await wait_for(
+        lambda: stats_match_rows(survivor, database_url, must_answer=True),
+        timeout=60,
+        what="stats = PostgreSQL on the survivor",
+    )
     print(f"\ntakeover {took:.1f}s after SIGKILL; all {events} rows {time.monotonic() - killed_at:.1f}s after; exact")
 
 
@@ -115,22 +86,26 @@ async def test_a_worker_joining_later_gets_partitions(workers: WorkerFactory, da
     await produce(workers.bootstrap, "logs.raw", [good_event(i) for i in range(2000)])
     await wait_for(lambda: row_count(database_url) >= 2000, timeout=90, what="2,000 rows")
 
-    third = workers.make("w2").start()
+    third = await workers.start("w2")
     everyone = [first, second, third]
 
-    def rebalanced() -> bool:
+    async def rebalanced() -> bool:
         # Faust's sticky assignor caps a worker at ceil(4/3) = 2 partitions of a topic and moves
         # none off a worker that is not over that cap: with 2 + 2 already placed, the newcomer
         # gets logs.raw (validate group) partitions and standby replicas, and logs.events stays.
-        raw = [owned(w, "logs.raw") for w in everyone]
-        events = sorted(p for w in everyone for p in owned(w))
+        raw = [await owned(w, "logs.raw") for w in everyone]
+        events = sorted([p for w in everyone for p in await owned(w)])
         return all(raw) and sorted(p for share in raw for p in share) == ALL and events == ALL
 
     took = await wait_for(rebalanced, timeout=90, what="the third worker to get partitions")
     await produce(workers.bootstrap, "logs.raw", [good_event(i) for i in range(2000, 3000)])
     await wait_for(lambda: row_count(database_url) >= 3000, timeout=90, what="3,000 rows")
     await wait_drained(workers.bootstrap, workers.app_id)
-    await wait_for(lambda: exact(third, database_url), timeout=60, what="stats = PostgreSQL on the newcomer")
-    assert stats_of(first) == stats_of(second) == stats_of(third)
-    shares = {w.name: (owned(w, "logs.raw"), owned(w)) for w in everyone}
+    await wait_for(
+        lambda: stats_match_rows(third, database_url, must_answer=True),
+        timeout=60,
+        what="stats = PostgreSQL on the newcomer",
+    )
+    assert await stats_of(first) == await stats_of(second) == await stats_of(third)
+    shares = {w.name: (await owned(w, "logs.raw"), await owned(w)) for w in everyone}
     print(f"\nthird worker in after {took:.1f}s; (logs.raw, logs.events) shares {shares}; stats agree on all three")

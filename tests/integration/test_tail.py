@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sys
 import time
 from urllib.parse import urlsplit
 
@@ -10,8 +12,10 @@ import aiohttp
 import orjson
 import pytest
 
-from tests.integration.test_pipeline import row_count
-from tests.support.kafka import wait_drained, wait_for
+from tests.support.api import metric
+from tests.support.deadlines import wait_for
+from tests.support.kafka import wait_drained
+from tests.support.rows import row_count
 from tests.support.workers import Worker, WorkerFactory
 
 pytestmark = pytest.mark.integration
@@ -23,7 +27,7 @@ async def post(url: str, events: list[dict[str, str]]) -> None:
 
 
 async def test_tail_gets_new_matching_events(workers: WorkerFactory) -> None:
-    worker = workers.make().start()
+    worker = await workers.start()
     received: list[dict[str, str]] = []
     async with (
         aiohttp.ClientSession() as http,
@@ -49,30 +53,28 @@ async def test_tail_gets_new_matching_events(workers: WorkerFactory) -> None:
     print(f"\ntail delivered the matching event {took * 1000:.0f} ms after the POST")
 
 
-async def metric(worker: Worker, name: str) -> float:
-    async with aiohttp.ClientSession() as http, http.get(f"{worker.url}/metrics") as response:
-        for line in (await response.text()).splitlines():
-            if line.startswith(name + " "):
-                return float(line.split()[1])
-    return 0.0
+async def moved(worker: Worker, sample: str) -> bool:
+    """Whether the sample is exported and not 0."""
+    async with aiohttp.ClientSession() as http:
+        return bool(await metric(http, worker.url, sample))
 
 
 async def test_a_slow_tail_client_is_dropped_without_slowing_the_pipeline(
     workers: WorkerFactory, broker: str, database_url: str
 ) -> None:
-    worker = workers.make(TAIL_QUEUE_SIZE="50").start()
+    worker = await workers.start(TAIL_QUEUE_SIZE="50")
     address = urlsplit(worker.url)
     reader, writer = await asyncio.open_connection(address.hostname, address.port)
     writer.write(f"GET /api/v1/logs/tail HTTP/1.1\r\nHost: {address.netloc}\r\n\r\n".encode())
     await writer.drain()
-    await wait_for(lambda: metric(worker, "logpipe_tail_clients"), timeout=10, what="the tail client connected")
+    await wait_for(lambda: moved(worker, "logpipe_tail_clients"), timeout=10, what="the tail client connected")
 
     events = 40_000  # more than the socket buffers hold, so the stream stalls while the client does not read
     for start in range(0, events, 2000):
         await post(
             worker.url, [{"message": f"flood {i} " + "x" * 200, "source": "flood"} for i in range(start, start + 2000)]
         )
-    await wait_for(lambda: metric(worker, "logpipe_tail_dropped_total"), timeout=60, what="the slow client dropped")
+    await wait_for(lambda: moved(worker, "logpipe_tail_dropped_total"), timeout=60, what="the slow client dropped")
     waited = await wait_for(lambda: row_count(database_url) == events, timeout=120, what="every event stored")
     await wait_drained(broker, workers.app_id)
 
@@ -90,15 +92,14 @@ async def test_a_slow_tail_client_is_dropped_without_slowing_the_pipeline(
 
 
 async def test_logpipe_tail_prints_new_matching_events(workers: WorkerFactory) -> None:
-    import subprocess
-    import sys
-
-    worker = workers.make().start()
-    args = [sys.executable, "-m", "app.cli", "tail", "--level", "ERROR", "--source", "api", "--url", worker.url]
-    proc = subprocess.Popen(args, env=worker.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    worker = await workers.start()
+    args = ["-m", "app.cli", "tail", "--level", "ERROR", "--source", "api", "--url", worker.url]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, *args, env=worker.env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
     try:
         assert proc.stderr is not None and proc.stdout is not None
-        line = await asyncio.wait_for(asyncio.to_thread(proc.stderr.readline), 20)
+        line = await asyncio.wait_for(proc.stderr.readline(), 20)
         assert b"following" in line, "printed once the server says it is listening"
         await post(
             worker.url,
@@ -107,11 +108,9 @@ async def test_logpipe_tail_prints_new_matching_events(workers: WorkerFactory) -
                 {"level": "ERROR", "message": "printed", "source": "api"},
             ],
         )
-        printed = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 20)
+        printed = await asyncio.wait_for(proc.stdout.readline(), 20)
         assert b"ERROR api: printed" in printed
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        for pipe in (proc.stdout, proc.stderr):
-            if pipe is not None:
-                pipe.close()
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+        await asyncio.wait_for(proc.wait(), 10)

@@ -7,6 +7,7 @@ than from an in-memory exporter in this process.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from pathlib import Path
@@ -16,14 +17,15 @@ import aiohttp
 import orjson
 import pytest
 
-from tests.integration.test_pipeline import query
-from tests.support.kafka import wait_for
+from tests.support.deadlines import wait_for
+from tests.support.rows import query
 from tests.support.workers import WorkerFactory
 
 pytestmark = pytest.mark.integration
 
 
 def spans_of(path: Path, trace_id: str) -> list[dict[str, Any]]:
+    """The spans of one trace the worker exported so far (reads a file: from async code, in a thread)."""
     if not path.exists():
         return []
     spans = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -41,7 +43,7 @@ async def post(url: str, body: dict[str, Any], traceparent: str) -> str:
 
 async def test_one_trace_from_ingest_to_persist(workers: WorkerFactory, database_url: str, tmp_path: Path) -> None:
     spans_file = tmp_path / "spans.jsonl"
-    worker = workers.make(TRACING="true", TRACING_EXPORTER=f"file:{spans_file}").start()
+    worker = await workers.start(TRACING="true", TRACING_EXPORTER=f"file:{spans_file}")
     trace_id, parent_id = secrets.token_hex(16), secrets.token_hex(8)
     event_id = await post(worker.url, {"message": "traced", "source": "t"}, f"00-{trace_id}-{parent_id}-01")
 
@@ -51,7 +53,7 @@ async def test_one_trace_from_ingest_to_persist(workers: WorkerFactory, database
         what="the event stored with the trace's id",
     )
     await wait_for(lambda: len(spans_of(spans_file, trace_id)) >= 3, timeout=30, what="three spans exported")
-    spans = {s["name"]: s for s in spans_of(spans_file, trace_id)}
+    spans = {s["name"]: s for s in await asyncio.to_thread(spans_of, spans_file, trace_id)}
     server, produce, persist = spans["POST /api/v1/logs"], spans["produce logs.events"], spans["persist logs.events"]
     assert server["parent_id"] == "0x" + parent_id, "the request's traceparent is continued"
     assert produce["parent_id"] == server["context"]["span_id"]
@@ -65,7 +67,7 @@ async def test_one_trace_from_ingest_to_persist(workers: WorkerFactory, database
 
 
 async def test_trace_id_taken_from_traceparent_with_tracing_off(workers: WorkerFactory, database_url: str) -> None:
-    worker = workers.make().start()
+    worker = await workers.start()
     trace_id = secrets.token_hex(16)
     event_id = await post(
         worker.url, {"message": "untraced", "source": "t"}, f"00-{trace_id}-{secrets.token_hex(8)}-01"
@@ -74,5 +76,6 @@ async def test_trace_id_taken_from_traceparent_with_tracing_off(workers: WorkerF
         worker.url, {"message": "own id", "source": "t", "traceId": "mine"}, f"00-{trace_id}-{'1' * 16}-01"
     )
     await wait_for(lambda: query(database_url, "SELECT count(*) FROM logs")[0][0] == 2, timeout=30, what="2 rows")
-    assert query(database_url, "SELECT trace_id FROM logs WHERE id = %s", event_id) == [(trace_id,)]
-    assert query(database_url, "SELECT trace_id FROM logs WHERE id = %s", own) == [("mine",)]
+    trace_of = "SELECT trace_id FROM logs WHERE id = %s"
+    assert await asyncio.to_thread(query, database_url, trace_of, event_id) == [(trace_id,)]
+    assert await asyncio.to_thread(query, database_url, trace_of, own) == [("mine",)]

@@ -7,13 +7,14 @@ topics and consumer-group offsets, never through the app's internals.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+
+from tests.support.deadlines import wait_for
 
 
 async def produce(bootstrap: str, topic: str, values: Iterable[bytes], *, key: bytes | None = None) -> int:
@@ -37,7 +38,13 @@ class Record:
     headers: dict[str, bytes]
 
 
-async def read_all(bootstrap: str, topic: str, *, expect: int, timeout: float = 60) -> list[Record]:
+async def read_all(
+    bootstrap: str,
+    topic: str,
+    *,
+    expect: int,
+    timeout: float = 60,  # noqa: ASYNC109 - not asyncio.timeout: past it, one more read for records beyond expect
+) -> list[Record]:
     """Read ``topic`` from the start until ``expect`` records arrived (or time runs out)."""
     consumer = AIOKafkaConsumer(
         topic,
@@ -99,23 +106,12 @@ async def _fetch(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     return consumer.partitions_for_topic(topic) or set()
 
 
-async def wait_for(
-    condition: Callable[[], bool | Awaitable[bool]], *, timeout: float, what: str, interval: float = 0.25
+async def wait_drained(
+    bootstrap: str,
+    app_id: str,
+    *,
+    timeout: float = 90,  # noqa: ASYNC109 - not asyncio.timeout: its expiry names the partitions still behind
 ) -> float:
-    """Poll ``condition`` (plain or async) until true; returns seconds waited, fails after ``timeout``."""
-    start = time.monotonic()
-    while True:
-        result = condition()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return time.monotonic() - start
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        await asyncio.sleep(interval)
-
-
-async def wait_drained(bootstrap: str, app_id: str, *, timeout: float = 90) -> float:
     """Wait until every stage has committed everything: logs.raw, logs.events, logs.counts."""
 
     behind: list[str] = []

@@ -6,6 +6,12 @@ resets and refusals, as when the server dies); ``blackhole()`` keeps every
 connection open and accepts new ones but forwards nothing either way (a
 firewall dropping packets: the worker sees only silence and its own
 timeouts); ``restore()`` lets traffic through again.
+
+The proxy runs its own event loop in a thread, so it keeps forwarding
+whatever the test's loop does. Starting and stopping it are plain calls
+(for ``with`` blocks and fixtures); ``cut``, ``blackhole`` and ``restore``
+are awaited by the (async) tests that inject the faults, without blocking
+their loop while the proxy's thread carries them out.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ import asyncio
 import contextlib
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -32,24 +39,28 @@ class TcpProxy:
 
     def start(self) -> TcpProxy:
         self._thread.start()
-        self.restore()
+        self._call(self._listen())
         return self
 
-    def _call(self, coro: object) -> None:
-        asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=10)  # type: ignore[arg-type]
+    def _call(self, coro: Coroutine[Any, Any, None]) -> None:
+        asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=10)
 
-    def restore(self) -> None:
-        self._call(self._listen())
+    async def _in_proxy_loop(self, coro: Coroutine[Any, Any, None]) -> None:
+        async with asyncio.timeout(10):
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
 
-    def cut(self) -> None:
-        self._call(self._close())
+    async def restore(self) -> None:
+        await self._in_proxy_loop(self._listen())
 
-    def blackhole(self) -> None:
+    async def cut(self) -> None:
+        await self._in_proxy_loop(self._close())
+
+    async def blackhole(self) -> None:
         """Silently drop: connections stay up, new ones are accepted, no byte passes until :meth:`restore`."""
-        self._call(self._hold())
+        await self._in_proxy_loop(self._hold())
 
     def stop(self) -> None:
-        self.cut()
+        self._call(self._close())
         self._call(self._cancel_pipes())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)

@@ -64,9 +64,9 @@ def test_auth_on_needs_a_key_and_auth_off_needs_none() -> None:
     assert load_keyring(Settings(auth_enabled=False)) is None
     ring = load_keyring(Settings(auth_enabled=True, api_keys=orjson.dumps(CONFIG).decode()))
     assert ring is not None and len(ring) == 3
-    for empty in ({}, {"api_keys": "{}"}):
+    for without_keys in (Settings(auth_enabled=True), Settings(auth_enabled=True, api_keys="{}")):
         with pytest.raises(ConfigError, match="AUTH_ENABLED is true but no API key is configured"):
-            load_keyring(Settings(auth_enabled=True, **empty))
+            load_keyring(without_keys)
 
 
 def test_the_key_comes_from_x_api_key_or_a_bearer_token() -> None:

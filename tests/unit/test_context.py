@@ -6,10 +6,10 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from multidict import MultiDict
 
 from app.domain.context import DEFAULT_CONTEXT, MAX_CONTEXT, ContextWindow, context_sql, parse_context
 from app.errors import QueryError
+from tests.support.params import query_params
 
 HIT = (uuid.UUID(int=7), datetime(2026, 1, 2, tzinfo=UTC), "INFO", "m", "api", "acme", None, None)
 
@@ -24,7 +24,7 @@ HIT = (uuid.UUID(int=7), datetime(2026, 1, 2, tzinfo=UTC), "INFO", "m", "api", "
     ],
 )
 def test_parse_context(params: dict[str, str], window: ContextWindow) -> None:
-    assert parse_context(MultiDict(params)) == window
+    assert parse_context(query_params(params)) == window
 
 
 @pytest.mark.parametrize(
@@ -38,7 +38,7 @@ def test_parse_context(params: dict[str, str], window: ContextWindow) -> None:
 )
 def test_parse_context_refuses(params: dict[str, str], field: str, rule: str) -> None:
     with pytest.raises(QueryError) as caught:
-        parse_context(MultiDict(params))
+        parse_context(query_params(params))
     assert (caught.value.field, caught.value.rule) == (field, rule)
 
 

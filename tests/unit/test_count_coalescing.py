@@ -45,7 +45,8 @@ def test_folded_runs_write_what_one_write_per_delta_wrote() -> None:
 
 
 def test_each_counter_is_written_once_per_run() -> None:
-    pending = PendingCounters({}.get)
+    empty: dict[str, CounterValue] = {}
+    pending = PendingCounters(empty.get)
     for offset in range(1, 201):
         pending.fold(delta(offset % 4, offset, level_INFO=1, total=1))
     written = pending.take()

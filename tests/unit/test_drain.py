@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, MutableMapping
 from types import SimpleNamespace
 from typing import Any
 
@@ -31,6 +31,7 @@ class TransportConsumer:
     _add_gap = FaustConsumer._add_gap
     _commit_every = None
     _n_acked = 0
+    _read_offset: MutableMapping[TP, int | None]
 
     def __init__(self, committed: dict[TP, int | None], earliest: dict[TP, int] | None = None) -> None:
         self.committed = committed
@@ -38,7 +39,7 @@ class TransportConsumer:
         self.sought: list[tuple[TP, int]] = []
         self.delivered: list[tuple[TP, int]] = []
         self.during_callback: Callable[[], Any] | None = None
-        self._read_offset: defaultdict[TP, int | None] = defaultdict(lambda: None)
+        self._read_offset = defaultdict(lambda: None)
         self._committed_offset: defaultdict[TP, int | None] = defaultdict(lambda: None)
         self._gap: defaultdict[TP, IntervalTree] = defaultdict(IntervalTree)
         self.suspend_flow = asyncio.Event()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import pytest
 
@@ -15,7 +17,7 @@ def test_pack_respects_the_byte_budget_and_keeps_every_event() -> None:
 
 
 def test_oversized_event_gets_an_envelope_of_its_own() -> None:
-    events = [{"a": "x" * 50}, {"b": "y" * 500}, {"c": 1}]
+    events: list[dict[str, Any]] = [{"a": "x" * 50}, {"b": "y" * 500}, {"c": 1}]
     envelopes = list(pack(events, 100))
     assert [unpack(e) for e in envelopes] == [[events[0]], [events[1]], [events[2]]]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from multidict import MultiDict
 
 from app.domain.histogram import Histogram, auto_seconds, histogram_body, histogram_sql, parse_histogram
 from app.domain.query import LogQuery, parse_query
 from app.errors import QueryError
+from tests.support.params import query_params
 
 NOW = datetime(2026, 1, 2, 12, 0, 30, tzinfo=UTC)
 
@@ -28,7 +28,7 @@ def test_auto_gives_about_sixty_round_buckets(span: timedelta, seconds: int) -> 
     [({}, 1800), ({"interval": "auto"}, 1800), ({"interval": "5m"}, 300), ({"interval": "1d"}, 86400)],
 )
 def test_interval(params: dict[str, str], seconds: int) -> None:
-    histogram = parse_histogram(MultiDict(params), LogQuery(), NOW)
+    histogram = parse_histogram(query_params(params), LogQuery(), NOW)
     assert histogram.seconds == seconds and histogram.end == NOW and histogram.start == NOW - timedelta(hours=24)
 
 
@@ -37,13 +37,13 @@ def test_interval(params: dict[str, str], seconds: int) -> None:
 )
 def test_interval_refused(interval: str, rule: str) -> None:
     with pytest.raises(QueryError) as caught:
-        parse_histogram(MultiDict({"interval": interval}), LogQuery(), NOW)  # 1s over 24 h: 86,401 buckets
+        parse_histogram(query_params({"interval": interval}), LogQuery(), NOW)  # 1s over 24 h: 86,401 buckets
     assert (caught.value.field, caught.value.rule) == ("interval", rule)
 
 
 def test_sql_takes_every_filter_and_the_default_range() -> None:
-    query = parse_query(MultiDict({"level": "ERROR", "source": "api", "organization_id": "acme", "q": "timeout"}))
-    sql, args = histogram_sql(query, parse_histogram(MultiDict(), query, NOW))
+    query = parse_query(query_params({"level": "ERROR", "source": "api", "organization_id": "acme", "q": "timeout"}))
+    sql, args = histogram_sql(query, parse_histogram(query_params(), query, NOW))
     for condition in (
         "level = %(level)s",
         "source = %(source)s",

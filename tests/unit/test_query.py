@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from multidict import MultiDict
 
 from app.domain.query import (
     COUNT_CAP,
+    DEFAULT_LIMIT,
     MAX_LIMIT,
     Cursor,
     LogQuery,
-    QueryError,
     decode_cursor,
     encode_cursor,
     parse_query,
@@ -29,10 +28,12 @@ from app.domain.query_sql import (
     required_terms,
     select_sql,
 )
+from app.errors import QueryError
+from tests.support.params import query_params
 
 
-def q(*pairs: tuple[str, str], **kw: int | None) -> LogQuery:
-    return parse_query(MultiDict(pairs), **kw)  # type: ignore[arg-type]
+def q(*pairs: tuple[str, str], default_limit: int = DEFAULT_LIMIT, default_page: int | None = None) -> LogQuery:
+    return parse_query(query_params(pairs), default_limit=default_limit, default_page=default_page)
 
 
 def test_defaults() -> None:

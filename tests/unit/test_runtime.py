@@ -47,6 +47,8 @@ def test_cycles_made_afterwards_are_still_collected_without_being_asked(restore_
     alive = weakref.ref(node)
     del node
     assert alive() is not None, "a cycle outlives its last name until the collector runs"
-    kept = [[] for _ in range(runtime.THRESHOLDS[0] + 1000)]  # enough allocations to trigger a collection
+    kept: list[list[int]] = [
+        [] for _ in range(runtime.THRESHOLDS[0] + 1000)
+    ]  # enough allocations to trigger a collection
     assert alive() is None
     assert len(kept) > runtime.THRESHOLDS[0]
