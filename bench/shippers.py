@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import cramjam  # type: ignore[import-untyped]  # ships no type information
+import cramjam
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from app.domain.protocols.loki_pb import PushRequest

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
 
-import yaml  # type: ignore[import-untyped, unused-ignore]  # no stubs in the venv
+import yaml
 
 from app.domain.field_filters import MAX_FIELD_FILTERS, FieldFilter, field_filter
 from app.domain.query import LogQuery

@@ -5,7 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from app.domain.bodies import BadBody, parse_batch, parse_single
+from app.domain.bodies import parse_batch, parse_single
+from app.errors import BadBody
 from app.models import InvalidEvent
 
 GOOD = {"message": "m", "source": "s"}

@@ -86,8 +86,9 @@ def test_extra_fields_are_kept() -> None:
 
 
 def test_a_traceback_formatted_by_an_earlier_handler_is_appended_and_kept() -> None:
+    empty: dict[str, int] = {}
     try:
-        {}["missing"]
+        empty["missing"]
     except KeyError:
         made = logging.LogRecord("shop", logging.ERROR, __file__, 1, "lookup failed for %s", ("k",), sys.exc_info())
     logging.Formatter().format(made)  # what a StreamHandler before the HTTPHandler leaves on the record

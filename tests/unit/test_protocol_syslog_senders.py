@@ -43,14 +43,14 @@ class _CapturingSysLogHandler(logging.handlers.SysLogHandler):
 
     def createSocket(self) -> None:
         self.unixsocket = False
-        self.socket = _CapturedSocket()  # type: ignore[assignment]
+        self.socket = _CapturedSocket()
 
 
-def sent_by_python(socktype: int, records: list[tuple[int, str]]) -> list[bytes]:
+def sent_by_python(socktype: socket.SocketKind, records: list[tuple[int, str]]) -> list[bytes]:
     handler = _CapturingSysLogHandler(address=("localhost", 514), socktype=socktype)
     for level, text in records:
         handler.emit(logging.LogRecord("app", level, __file__, 1, text, None, None))
-    captured: list[bytes] = handler.socket.sent  # type: ignore[attr-defined]
+    captured: list[bytes] = handler.socket.sent
     handler.close()
     return captured
 
@@ -81,7 +81,7 @@ def test_python_syslog_handler_over_tcp_is_nul_framed_and_an_ident_names_the_sou
     handler.ident = "billing: "
     for level, text in [(logging.ERROR, "card declined"), (logging.INFO, "zoë paid")]:
         handler.emit(logging.LogRecord("app", level, __file__, 1, text, None, None))
-    stream = b"".join(handler.socket.sent)  # type: ignore[attr-defined]
+    stream = b"".join(handler.socket.sent)
     assert stream == b"<155>billing: card declined\x00<158>billing: zo\xc3\xab paid\x00"
     frames = Framer(max_frame=1024).feed(stream)
     events = [parse(frame) for frame in frames if isinstance(frame, bytes)]

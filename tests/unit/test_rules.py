@@ -9,7 +9,8 @@ import pytest
 
 from app.domain.field_filters import FieldFilter
 from app.domain.query import LogQuery
-from app.domain.rules import MAX_RULES, LogRule, RulesError, load_rules
+from app.domain.rules import MAX_RULES, LogRule, load_rules
+from app.errors import RulesError
 
 FULL = """\
 rules:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import zlib
 from typing import Final
 
-import cramjam  # type: ignore[import-untyped]  # ships no type information
+import cramjam
 
 from app.errors import BadBody, BodyTooLarge
 

@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any, Final
 
 import orjson
-from google.protobuf import message  # type: ignore[import-untyped]  # no type information
+from google.protobuf import message
 
 from app.domain.protocols import Item, Refused
 from app.domain.protocols.attributes import flatten

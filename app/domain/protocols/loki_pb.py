@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from google.protobuf import (  # type: ignore[import-untyped]  # no type information
+from google.protobuf import (
     descriptor_pb2,
     descriptor_pool,
     message_factory,

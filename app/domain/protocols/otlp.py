@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import Any, Final
 
 import orjson
-from google.protobuf import json_format, message  # type: ignore[import-untyped]  # no type information
+from google.protobuf import json_format, message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from app.domain.protocols import Item, Refused

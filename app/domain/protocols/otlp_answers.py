@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from google.protobuf import json_format  # type: ignore[import-untyped]  # no type information
-from google.rpc.status_pb2 import Status  # type: ignore[import-untyped]
+from google.protobuf import json_format
+from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
 PROTOBUF: Final = "application/x-protobuf"
