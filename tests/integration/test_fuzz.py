@@ -34,6 +34,7 @@ pytestmark = pytest.mark.integration
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
 RECORDS = int(os.environ.get("FUZZ_RECORDS", "600"))
 SEED = os.environ.get("FUZZ_SEED", "20261123")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.timeout(1800)
@@ -78,8 +79,10 @@ async def test_the_api_answers_every_generated_request_without_a_5xx_and_as_desc
     if SEED != "random":
         command += ["--seed", SEED]
     # Run in the temp dir: schemathesis keeps .schemathesis/ and .hypothesis/ in its working directory.
+    # The hooks teach schemathesis the shippers' binary media types (tests/support/fuzz_hooks.py).
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.support.fuzz_hooks", "PYTHONPATH": str(ROOT)}
     done = await asyncio.to_thread(
-        subprocess.run, command, cwd=tmp_path, capture_output=True, text=True, timeout=1700, check=False
+        subprocess.run, command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1700, check=False
     )
     summary = "\n".join(line for line in done.stdout.splitlines()[-40:] if line.strip())
     print(f"\nschemathesis, {EXAMPLES} examples per operation (report in {reports}):\n{summary}")

@@ -170,6 +170,7 @@ def worker_env(
         RATE_LIMITS_ENABLED="false",
         TABLE_RECOVERY_CHECK="false",  # the dev broker's ListOffsets is short after multi-record batches
         SYSLOG_ENABLED="false",  # a test that needs syslog enables it on ports of its own
+        RETENTION_DAYS="3650",  # events dated on fixed days stay within retention (a test of too_old sets its own)
         PYTHONUNBUFFERED="1",
     )
     env.update(extra or {})
