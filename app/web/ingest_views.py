@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from faust import web
 
@@ -57,6 +57,9 @@ class IngestView(ServiceView):
             await self.services.intake.publish(wire, protocol=protocol, trace_id=trace_id, traceparent=traceparent)
 
 
+AIOHTTP_INFLATES: Final = frozenset({"gzip", "deflate", "br", "zstd"})
+
+
 class ShipperView(IngestView):
     """An ingest route of a shipper's protocol: its decoder's items go the same way as logpipe's own events.
 
@@ -68,9 +71,17 @@ class ShipperView(IngestView):
     protocol: ClassVar[str]
 
     async def inflated(self, request: web.Request) -> bytes:
-        """The body, gunzipped when its ``Content-Encoding`` says so, within ``INGEST_MAX_BODY_BYTES``."""
+        """The body, inflated when its ``Content-Encoding`` says so, within ``INGEST_MAX_BODY_BYTES``.
+
+        aiohttp inflates gzip, deflate, br and zstd itself while it reads
+        (within the same limit); what is left to inflate is another spelling
+        (``x-gzip``), and an unknown encoding is refused.
+        """
         body = await self.body(request)
-        return inflate(body, request.headers.get("Content-Encoding"), max_bytes=self.settings.ingest_max_body_bytes)
+        encoding = request.headers.get("Content-Encoding")
+        if encoding is not None and encoding.strip().lower() in AIOHTTP_INFLATES:
+            encoding = None
+        return inflate(body, encoding, max_bytes=self.settings.ingest_max_body_bytes)
 
     async def take(self, request: web.Request, items: Sequence[Item], tenant: str | None) -> Admitted:
         """Admit the decoded items, charge the client for them and publish the events; returns what became of
