@@ -18,16 +18,8 @@ import pytest
 
 from app.domain.context import context_sql
 from app.domain.query import Cursor, LogQuery
-from app.domain.query_sql import (
-    COLUMNS,
-    _after_cursor,
-    _where,
-    count_sql,
-    first_scan,
-    level_counts_sql,
-    recent_text_sql,
-    select_sql,
-)
+from app.domain.query_sql import COLUMNS, _after_cursor, _where, count_sql, level_counts_sql, select_sql
+from app.domain.query_walks import first_scan, recent_sql
 from app.storage import reads
 from app.storage.migrate import migrate
 from app.storage.partitions import maintain
@@ -117,7 +109,7 @@ def test_no_query_scans_the_logs_table(database_url: str) -> None:
     for query in queries():
         statements.append(select_sql(query))
         for scan in (first_scan(query), 4 * first_scan(query)):
-            if (recent := recent_text_sql(query, scan)) is not None:
+            if (recent := recent_sql(query, scan)) is not None:
                 statements.append(recent)
         if query.page is not None:
             statements.append(count_sql(query))
@@ -176,7 +168,7 @@ def test_index_walks_give_the_rows_of_one_sorted_query(database_url: str) -> Non
         for query, rows in zip(every, pages, strict=True):
             cur.execute(*_reference_sql(query))
             assert [(str(row[0]), *row[1:]) for row in rows] == cur.fetchall(), query  # aiopg gives UUIDs
-            first_walk = recent_text_sql(query)
+            first_walk = recent_sql(query)
             sql = (first_walk or select_sql(query))[0]
             lateral += "LATERAL" in sql
             branches += "UNION ALL" in sql
