@@ -81,6 +81,8 @@ def _operation(route: Route, schemas: dict[str, Any], bodies: dict[str, Any]) ->
     if role is not None:
         operation["security"] = [{"apiKey": []}, {"bearer": []}]
         operation["description"] = f"Needs an API key with the `{role}` role (or `admin`)."
+    if op.description:
+        operation["description"] = " ".join(filter(None, (operation.get("description"), op.description)))
     if op.params:
         operation["parameters"] = [_param(p) for p in op.params]
     if op.body:
@@ -93,12 +95,13 @@ def _responses(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     # A route that needs a role is also rate limited: 401, 403 and 429 come together.
     guarded = {401: ErrorOut, 403: ErrorOut, 429: ErrorOut} if route.role is not None else {}
+    produces = (op.produces,) if isinstance(op.produces, str) else op.produces
     for status, model in sorted({**op.responses, **guarded}.items()):
-        content_type = "application/json" if status >= 300 else op.produces
+        content_types = ("application/json",) if status >= 300 else produces
         schema = _schema_ref(model, schemas) if model is not None else {}
         responses[str(status)] = {
             "description": _DESCRIPTIONS.get(status, ""),
-            "content": {content_type: {"schema": schema}},
+            "content": {content_type: {"schema": schema} for content_type in content_types},
         }
         if status in (429, 503):
             responses[str(status)]["headers"] = {"Retry-After": _RETRY_AFTER}
