@@ -79,6 +79,9 @@ async def export_matches(app: LogpipeApp) -> None:
     except StorageUnavailable as exc:
         log.warning("log rules not counted this time (the last counts stay exported): %s", exc)
         return
+    except Exception:  # a timer that raises stops the worker: a rule must never take ingest down
+        log.exception("log rules not counted this time (the last counts stay exported)")
+        return
     for name, matches in counts.items():
         LOG_RULE_MATCHES.labels(name).set(matches)
 
