@@ -6,6 +6,7 @@ The rows span a week, so they sit in seven daily partitions: no partition may be
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 import uuid
@@ -28,7 +29,7 @@ from app.domain.query_sql import (
     select_sql,
     window_count_sql,
 )
-from app.domain.query_walks import first_scan, recent_sql
+from app.domain.query_walks import first_scan, gin_windows, recent_sql
 from app.storage import reads
 from app.storage.migrate import migrate
 from app.storage.partitions import maintain
@@ -396,6 +397,7 @@ def test_field_filters_use_the_metadata_index_and_give_the_plainly_sorted_rows(d
                 statements.append(first_walk)
                 cur.execute(*first_walk)
                 walked += len(cur.fetchall()) > query.limit
+            statements += [select_sql(dataclasses.replace(query, start=since)) for since in gin_windows(query, NOW)]
             for window in (timedelta(minutes=5), timedelta(hours=6)):
                 statements.append(window_count_sql(query, NOW - window, NOW))
             for sql, args in statements:

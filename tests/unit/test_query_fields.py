@@ -10,9 +10,9 @@ from multidict import MultiDict
 
 from app.domain.field_filters import FieldFilter
 from app.domain.histogram import histogram_sql, parse_histogram
-from app.domain.query import LogQuery, QueryError, parse_query
+from app.domain.query import Cursor, LogQuery, QueryError, parse_query
 from app.domain.query_sql import count_sql, select_sql, window_count_sql
-from app.domain.query_walks import PREFILTERED_SCAN_FACTOR, first_scan, recent_sql
+from app.domain.query_walks import GIN_WINDOWS, PREFILTERED_SCAN_FACTOR, first_scan, gin_windows, recent_sql
 
 GIN_ORDER = "ORDER BY (\"timestamp\" + interval '0 s') DESC, id DESC"
 CONTAINS = "metadata @> ANY(%(field0)s::jsonb[])"
@@ -107,3 +107,20 @@ def test_the_live_tail_matches_fields_as_the_query_does() -> None:
     assert not matches({"metadata": {"fields": {"status": 500}}}), "every key must match"
     assert not matches({"metadata": None}) and not matches({})
     assert matcher((), None, None, None)({"metadata": None}), "no filter: everything"
+
+
+def test_the_gin_form_of_a_field_filter_is_first_asked_over_growing_windows_back_from_where_the_page_starts() -> None:
+    now = datetime(2026, 1, 2, 12, tzinfo=UTC)
+    query = q(("field.status", "500"))
+    assert gin_windows(query, now) == [now - window for window in GIN_WINDOWS]
+    assert gin_windows(dataclasses.replace(query, end=now - timedelta(days=1)), now)[0] == now - timedelta(
+        days=1, minutes=10
+    )
+    paged = dataclasses.replace(query, cursor=Cursor("2026-01-01T12:00:00+00:00", "x"))
+    assert gin_windows(paged, now)[1] == datetime(2026, 1, 1, 11, tzinfo=UTC), "back from the cursor"
+    started = dataclasses.replace(query, start=now - timedelta(hours=2))
+    assert gin_windows(started, now) == [now - timedelta(minutes=10), now - timedelta(hours=1)], (
+        "the query covers the rest"
+    )
+    assert gin_windows(q(("q", "disk")), now) == [], "full text alone: as before"
+    assert gin_windows(dataclasses.replace(q(("q", "disk"), ("field.a", "b")), sort="relevance"), now) == []
