@@ -18,6 +18,7 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types.transports import TransportT
 from prometheus_client import REGISTRY
 
+from app.agents.log_rules import read_rules
 from app.domain.backoff import retrying
 from app.domain.topic_layout import dlq_topic_max_bytes, topic_specs
 from app.kafka.drain import OrderedDrain
@@ -45,6 +46,7 @@ COMPONENTS: Final = (
     "app.agents.letter_index",
     "app.agents.retention",
     "app.agents.syslog_listener",
+    "app.agents.log_rules",
     "app.web.routes",
 )
 
@@ -99,6 +101,10 @@ class LogpipeApp(faust.App):
             )
         if not settings.rate_limits_enabled:
             log.warning("RATE_LIMITS_ENABLED=false: no client is limited")
+        # A rules file that cannot be used stops the worker here, naming the line and the reason.
+        self.services.log_rules = read_rules(settings.log_rules_file)
+        if self.services.log_rules:
+            log.info("%d log rules from %s", len(self.services.log_rules), settings.log_rules_file)
         # The aiohttp driver's Application: metrics outermost, so they see the JSON error statuses.
         cast(Any, self.web).web_app.middlewares.extend(
             [http_metrics, json_errors, authenticate(keyring, role_for), rate_limits(self.services.intake)]

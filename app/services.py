@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.domain.admission import EventRules
 from app.domain.backpressure import LagGate
+from app.domain.rules import LogRule
 from app.domain.topic_layout import EVENTS
 from app.kafka.fetch import fetch_max_wait_ms
 from app.kafka.intake import Intake
@@ -32,7 +33,8 @@ if TYPE_CHECKING:
 
 @dataclass(eq=False)
 class Services:
-    """The worker's services; ``live_counts`` and ``validator`` are set when their components register."""
+    """The worker's services; ``live_counts`` and ``validator`` are set when their components register,
+    ``log_rules`` when the worker starts (read from ``LOG_RULES_FILE``)."""
 
     settings: Settings
     database: Database
@@ -45,6 +47,7 @@ class Services:
     event_rules: EventRules
     live_counts: LiveCounts | None = None
     validator: RawValidator | None = None
+    log_rules: tuple[LogRule, ...] = ()
 
     @property
     def counts(self) -> LiveCounts:

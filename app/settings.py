@@ -231,6 +231,17 @@ class Settings(BaseSettings):
     # -- stats -----------------------------------------------------------------------
     stats_top_sources: int = Field(20, ge=1, description="STATS_TOP_SOURCES shown by stats.")
 
+    # -- alerts on log queries -------------------------------------------------------------
+    log_rules_file: str | None = Field(
+        None,
+        description="LOG_RULES_FILE: a YAML file of rules on log queries (name, the query's filters and q, window); "
+        "each rule's matches over its window are exported as logpipe_log_rule_matches{rule} by the worker that "
+        "owns the count table. A file that cannot be read or is wrong stops the worker at start. None: no rules.",
+    )
+    log_rules_interval: float = Field(
+        30.0, gt=0, description="LOG_RULES_INTERVAL seconds between two evaluations of the log rules."
+    )
+
     # -- tracing -------------------------------------------------------------------------
     tracing: bool = Field(False, description="TRACING: OpenTelemetry spans for ingest → produce → persist.")
     tracing_exporter: str = Field(

@@ -34,6 +34,8 @@ TARGETS = {
     "single_post_p99_ms": "< 10 ms at 2,000 req/s",
     "e2e_p99_ms": "< 200 ms at 5,000 events/s",
     "query_worst_p95_ms": "< 20 ms (10M rows)",
+    "field_filter_worst_p95_ms": "< 50 ms (10M rows)",
+    "export_rss_growth_mb": "flat memory: one page (< 50 MB whatever the length)",
     "stats_p99_ms": "< 5 ms",
     "worker_rss_mb": "< 300 MB",
 }
@@ -140,6 +142,8 @@ async def run(args: argparse.Namespace, s: Stack) -> dict[str, Any]:
     queries.analyze(s.database_url)
     step("query and stats latency ...")
     result["queries_ms"] = await queries.query_latency(url, args.repeats)
+    step("exports ...")
+    result["exports"] = await queries.export_latency(url, pid)
     result["stats_ms"] = await queries.stats_latency(url, args.repeats * 4)
     copy = result["postgres_ceiling"]["copy_per_s"]
     result["summary"] = {
@@ -151,6 +155,8 @@ async def run(args: argparse.Namespace, s: Stack) -> dict[str, Any]:
         "single_post_p99_ms": result["single_post"]["p99"],
         "e2e_p99_ms": result["end_to_end"]["p99"],
         "query_worst_p95_ms": result["queries_ms"]["all"]["worst_p95"],
+        "field_filter_worst_p95_ms": result["queries_ms"]["fields"]["worst_p95"],
+        "export_rows_per_s": min(e["rows_per_s"] for e in result["exports"].values()),
         "stats_p99_ms": result["stats_ms"]["p99"],
         "worker_rss_mb": result["worker_rss_mb"],
     }
@@ -210,11 +216,14 @@ def table(result: dict[str, Any]) -> str:
         ),
     ]
     for name, q in result["queries_ms"].items():
-        if name != "all":
+        if name not in ("all", "fields"):
             rows.append((f"query: {name}", f"p50 {q['p50']:.1f} / p95 {q['p95']:.1f} / p99 {q['p99']:.1f} ms", ""))
     rows.append(
         ("query: worst p95", f"{result['queries_ms']['all']['worst_p95']:.1f} ms", TARGETS["query_worst_p95_ms"])
     )
+    worst_field = result["queries_ms"]["fields"]["worst_p95"]
+    rows.append(("field filters: worst p95", f"{worst_field:.1f} ms", TARGETS["field_filter_worst_p95_ms"]))
+    rows += export_rows(result["exports"])
     rows.append(
         (
             "stats",
@@ -229,6 +238,18 @@ def table(result: dict[str, Any]) -> str:
     lines = [f"{'figure':<{width}}  {'measured':<{mwidth}}  target", "-" * (width + mwidth + 30)]
     lines += [f"{n:<{width}}  {m:<{mwidth}}  {t}" for n, m, t in rows]
     return "\n".join(lines)
+
+
+def export_rows(exports: dict[str, dict[str, Any]]) -> list[tuple[str, str, str]]:
+    return [
+        (
+            f"export: {name}",
+            f"{e['rows']:,} rows in {e['seconds']:.2f} s ({e['rows_per_s']:,.0f} rows/s), first byte"
+            f" {e['first_byte_ms']:.0f} ms, worker RSS {e['rss_growth_mb']:+.0f} MB",
+            TARGETS["export_rss_growth_mb"],
+        )
+        for name, e in exports.items()
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

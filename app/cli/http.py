@@ -6,6 +6,7 @@ import asyncio
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import click
@@ -13,6 +14,8 @@ import orjson
 
 DEFAULT_URL = "http://127.0.0.1:6066"
 SEND_ATTEMPTS = 30
+STREAM_CHUNK_BYTES = 256 * 1024
+STREAM_READ_TIMEOUT = 300.0  # an export's first page of a rare filter may take the server a while
 
 url_option = click.option("--url", default=DEFAULT_URL, show_default=True, help="A worker's HTTP address.")
 
@@ -49,6 +52,34 @@ async def post_resending(http: Any, url: str, data: bytes, headers: dict[str, st
     raise AssertionError("unreachable")
 
 
-def progress(length: int, label: str) -> Any:
-    """A progress bar on stderr, so stdout stays the command's output."""
+async def stream(url: str) -> AsyncIterator[bytes]:
+    """GET a streamed answer (an export) and yield its body in chunks as they arrive.
+
+    An error answer, an unreachable worker or a body that ends before its
+    end (the worker failed or went away mid-way) becomes a message for the
+    operator, so a cut answer is never taken for a whole one.
+    """
+    import aiohttp
+
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=STREAM_READ_TIMEOUT)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as http, http.get(url, headers=auth_headers()) as response:
+            if response.status != 200:
+                raise click.ClickException(f"{url} answered {response.status}: {(await response.text())[:2000]}")
+            async for chunk in response.content.iter_chunked(STREAM_CHUNK_BYTES):
+                yield chunk
+    except aiohttp.ClientPayloadError as exc:
+        raise click.ClickException(f"{url}: the answer was cut off before its end ({exc})") from exc
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise click.ClickException(f"cannot reach {url}: {exc}") from exc
+
+
+def progress(length: int | None, label: str) -> Any:
+    """A progress bar on stderr, so stdout stays the command's output; with no ``length``, a running count."""
+    if length is None:  # a generator has no len(): click counts and pulses instead of filling a bar
+        return click.progressbar(_nothing(), label=label, file=sys.stderr, show_pos=True, show_eta=False)
     return click.progressbar(length=length, label=label, file=sys.stderr)
+
+
+def _nothing() -> Iterator[None]:
+    yield from ()

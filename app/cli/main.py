@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from app.cli import admin, client
+from app.cli import admin, client, export_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,5 +25,5 @@ def main(api_key: str | None) -> None:
 
 for command in (admin.worker, admin.migrate, admin.topics, admin.keys):
     main.add_command(command)
-for command in (client.send, client.stats, client.dlq, client.tail):
+for command in (client.send, client.stats, client.dlq, client.tail, export_command.export):
     main.add_command(command)

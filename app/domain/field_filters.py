@@ -33,7 +33,6 @@ from typing import Any, Final
 
 import orjson
 
-from app.domain.query import no_nul
 from app.errors import QueryError
 
 FIELD_PREFIX: Final = "field."
@@ -93,10 +92,17 @@ def split_values(raw: str) -> list[str]:
     return [value for value in values if value]
 
 
+def _no_nul(name: str, value: str) -> str:
+    # As app.domain.query.no_nul, which cannot be imported here: a LogQuery holds field filters.
+    if "\x00" in value:
+        raise QueryError(name, "no_nul", "must not contain NUL characters")
+    return value
+
+
 def field_filter(key: str, values: Iterable[str]) -> FieldFilter:
     """One filter, validated: the key, at most :data:`MAX_FIELD_VALUES` values, no NUL; raises :class:`QueryError`."""
     validate_key(key)
-    unique = sorted({no_nul(_name(key), value) for value in values})
+    unique = sorted({_no_nul(_name(key), value) for value in values})
     if len(unique) > MAX_FIELD_VALUES:
         raise QueryError(_name(key), "max_values", f"must list at most {MAX_FIELD_VALUES} values")
     return FieldFilter(key, tuple(unique))

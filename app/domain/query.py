@@ -3,7 +3,7 @@
 Pure, so parameter handling and cursors are unit-tested without a server
 (the SQL of a :class:`LogQuery` is :mod:`app.domain.query_sql`). Both spellings are taken:
 ours (``level``, ``organization_id``, ``start``, ``end``, ``q``, ``limit``,
-``cursor``) and the Java system's (``logLevel``, ``organizationId``,
+``cursor``, ``field.KEY``) and the Java system's (``logLevel``, ``organizationId``,
 ``startTime``, ``endTime``, ``keyword``/``query``, ``page``/``size``).
 
 Results are newest first, ``(timestamp, id)`` descending, paged by an opaque
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
@@ -26,6 +26,7 @@ from typing import Any, Final, Protocol
 import orjson
 
 from app.domain import cursors
+from app.domain.field_filters import FieldFilter, parse_field_filters
 from app.errors import QueryError
 from app.models import LEVELS, normalise_level
 
@@ -37,9 +38,12 @@ SORTS: Final = ("newest", "relevance")
 
 
 class Params(Protocol):
-    """A multi-dict of query parameters (aiohttp's ``request.query`` is one)."""
+    """A multi-dict of query parameters (aiohttp's ``request.query`` and ``multidict.MultiDict`` are ones):
+    values by name, and every name-value pair (``field.KEY`` parameters are found among them)."""
 
     def getall(self, key: str, default: list[str] = ...) -> list[str]: ...
+
+    def items(self) -> Iterable[tuple[str, str]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,7 @@ class LogQuery:
     cursor: Cursor | None = None
     page: int | None = None
     sort: str = "newest"
+    fields: tuple[FieldFilter, ...] = ()  # field.KEY= filters on metadata, all of them must match
 
     @property
     def ranked(self) -> bool:
@@ -163,6 +168,7 @@ def parse_query(params: Params, *, default_limit: int = DEFAULT_LIMIT, default_p
         cursor=cursor,
         page=page,
         sort=sort[1] if sort else "newest",
+        fields=parse_field_filters(params.items()),
     )
 
 

@@ -3,17 +3,17 @@
 Pure, so the SQL of every filter combination is unit-tested without a
 server, and ``tests/integration/test_explain.py`` checks on a real table
 that none of it scans a partition and that every form returns what one
-plainly sorted query does.
+plainly sorted query does. Text and field filters are first looked for in
+walks over the newest rows: :mod:`app.domain.query_walks`.
 """
 
 from __future__ import annotations
 
-import functools
-import math
-import re
+import dataclasses
 from datetime import datetime
 from typing import Any, Final
 
+from app.domain.field_filters import field_conditions
 from app.domain.query import COUNT_CAP, LogQuery
 from app.models import LEVELS
 
@@ -26,22 +26,16 @@ _FTS_DOC: Final = f"to_tsvector('{TS_CONFIG}', message)"
 _FTS_QUERY: Final = f"websearch_to_tsquery('{TS_CONFIG}', %(q)s)"
 _RANK: Final = f"ts_rank({_FTS_DOC}, {_FTS_QUERY})::float8"
 _ORDER: Final = '"timestamp" DESC, id DESC'
-# Newest first in a form the (timestamp, id) B-tree cannot serve, so that the GIN index finds the
-# matches and a top-N sort orders them: walking the B-tree runs to_tsvector on every row passed,
-# all of them when the matches are rare or old (measured: 3.9 s over 1.4M rows for a word in 41).
+# Newest first in a form the (timestamp, id) B-tree cannot serve, so that a GIN index (full text,
+# or metadata for field filters) finds the matches and a top-N sort orders them: walking the B-tree
+# tests every row passed, all of them when the matches are rare or old (measured: 3.9 s over 1.4M
+# rows for a word in 41).
 _GIN_ORDER: Final = "(\"timestamp\" + interval '0 s') DESC, id DESC"
-RECENT_SCAN: Final = 20  # rows a full-text walk first tests per row the page needs
-MAX_RECENT_SCAN: Final = 50_000  # the most rows a full-text walk tests before the GIN index is asked
-# A walk that tests the query's words first (required_terms) costs a third as much a row or less
-# (50,000 rows on 10M: 23.5 -> 10.4 ms; on 1M: 57-60 -> 17-18 ms), so it walks three times as far
-# for the same time: a phrase behind a burst of 80,000 other events took 1.1-1.4 s through the GIN
-# index, and 13-23 ms walked (a rare word: 2.4-3.7 -> 3.9-5.1 ms).
-PREFILTERED_SCAN_FACTOR: Final = 3
-_PLAIN_WORDS: Final = re.compile(r'[A-Za-z0-9\s"]+')
-_LONGEST_LEXEME: Final = 2047  # longer words are left out of a tsvector and of a tsquery alike
 
 
-def _where(query: LogQuery, *, levels: bool = True, text: bool = True) -> tuple[list[str], dict[str, Any]]:
+def _where(
+    query: LogQuery, *, levels: bool = True, text: bool = True, fields: bool = True
+) -> tuple[list[str], dict[str, Any]]:
     conditions: list[str] = []
     args: dict[str, Any] = {}
     if levels and len(query.levels) == 1:
@@ -63,6 +57,10 @@ def _where(query: LogQuery, *, levels: bool = True, text: bool = True) -> tuple[
     if text and query.text is not None:
         conditions.append(f"{_FTS_DOC} @@ {_FTS_QUERY}")
         args["q"] = query.text
+    if fields and query.fields:
+        field_sql, field_args = field_conditions(query.fields)
+        conditions += field_sql
+        args |= field_args
     return conditions, args
 
 
@@ -141,10 +139,11 @@ def _merged_branches(levels: tuple[str, ...], conditions: list[str], args: dict[
 def select_sql(query: LogQuery) -> tuple[str, dict[str, Any]]:
     """The page of rows: one more than ``limit``, so the caller knows whether more follow.
 
-    With text, the form that finds every match through the GIN index; see
-    :func:`recent_text_sql` for the one to try first.
+    With text or field filters, the form that finds every match through a
+    GIN index; see :func:`app.domain.query_walks.recent_sql` for the one to
+    try first.
     """
-    if query.text is None:
+    if query.text is None and not query.fields:
         conditions, args = _where(query, levels=False)
         _after_cursor(query, conditions, args)
         return _newest_sql(query, conditions, args, query.limit + 1, query.offset), args
@@ -168,95 +167,6 @@ def select_sql(query: LogQuery) -> tuple[str, dict[str, Any]]:
     return sql, args
 
 
-def recent_text_sql(query: LogQuery, scan: int | None = None) -> tuple[str, dict[str, Any]] | None:
-    """Full text, newest first, looked for among the ``scan`` newest rows; ``None`` when ranked or without text.
-
-    The GIN index finds every match and a sort orders them, so its cost
-    grows with the matches: a phrase in one row of seven took ~1.1 s on
-    10M rows. Walking the newest rows in index order and testing each costs
-    ~1.2 µs a row and finds a common phrase's page after a few hundred. If
-    the page is full within the rows walked it is exactly the page the GIN
-    form returns (the rows passed are the newest ones); if not, see
-    :func:`next_scan`. ``scan`` defaults to :func:`first_scan`.
-    """
-    if query.text is None or query.ranked:
-        return None
-    conditions, args = _where(query, levels=False, text=False)
-    _after_cursor(query, conditions, args)
-    newest = _newest_sql(query, conditions, args, scan or first_scan(query))
-    args["q"], args["page_rows"], args["page_skip"] = query.text, query.limit + 1, query.offset
-    matches = f"{_FTS_DOC} @@ {_FTS_QUERY}"
-    if terms := required_terms(query.text):
-        args["q_terms"] = [f"%{term}%" for term in terms]
-        matches = f"lower(message) LIKE ALL (%(q_terms)s) AND {matches}"
-    # Only constants are interpolated into the SQL text; every value is a parameter.
-    sql = (
-        f"SELECT {COLUMNS} FROM ({newest}) AS newest WHERE {matches}"  # noqa: S608
-        f" ORDER BY {_ORDER} LIMIT %(page_rows)s OFFSET %(page_skip)s"
-    )
-    return sql, args
-
-
-@functools.lru_cache(maxsize=256)  # asked for each walk and each bound of one request
-def required_terms(text: str) -> tuple[str, ...]:
-    """Words every match contains in its lowercased message; none where that cannot be told from the text.
-
-    A walk over the newest rows runs ``to_tsvector`` on each row it passes
-    (1.2-5 µs), and after a burst of other events most of them do not
-    match. ``lower(message) LIKE '%word%'`` costs a fifth of that (measured
-    on 50,000 non-matching rows: 230-290 ms against 35-52 ms, both words
-    tested) and rejects those rows before ``to_tsvector`` is run. It is only
-    a necessary condition: a ``simple`` lexeme is a lowercased piece of the
-    message, so a row whose tsvector holds the word holds it in
-    ``lower(message)`` too, and the full-text test still decides.
-
-    Only plain text (ASCII letters, digits, spaces, quotes) is read this way,
-    which the parser turns into exactly these lexemes; ``or`` makes its words
-    optional, and anything else (``-`` negation, punctuation, other
-    alphabets) gets no prefilter rather than a wrong one.
-    """
-    if not _PLAIN_WORDS.fullmatch(text):
-        return ()
-    words = text.replace('"', " ").lower().split()
-    if "or" in words:
-        return ()
-    return tuple(dict.fromkeys(word for word in words if len(word) <= _LONGEST_LEXEME))
-
-
-def _scan_factor(query: LogQuery) -> int:
-    return PREFILTERED_SCAN_FACTOR if query.text is not None and required_terms(query.text) else 1
-
-
-def first_scan(query: LogQuery) -> int:
-    """The newest rows a full-text walk tests first: :data:`RECENT_SCAN` per row the page needs."""
-    return RECENT_SCAN * (query.offset + query.limit + 1) * _scan_factor(query)
-
-
-def max_scan(query: LogQuery) -> int:
-    """The most rows a full-text walk tests before the GIN index is asked: the same time, prefiltered or not."""
-    return MAX_RECENT_SCAN * _scan_factor(query)
-
-
-def next_scan(query: LogQuery, scanned: int, found: int) -> int | None:
-    """How many newest rows to walk next, after ``found`` rows of the page among ``scanned``; ``None``: ask GIN.
-
-    No match at all means a rare text, which the GIN index finds in a few
-    milliseconds. Some matches mean a phrase thinned out among the newest
-    rows (by a burst of other events, say): the walk grows, at least
-    fourfold and to twice what the density seen so far says the page needs,
-    up to :func:`max_scan` rows (~60 ms), the most a walk may cost
-    before the GIN index is asked after all.
-    """
-    skip, most = query.offset, max_scan(query)
-    matches = skip + found if found else 0
-    if matches == 0 or scanned >= most:
-        return None
-    estimate = scanned * (skip + query.limit + 1) / matches
-    if estimate > most:
-        return None
-    return min(most, max(4 * scanned, math.ceil(2 * estimate)))
-
-
 def count_cap(query: LogQuery) -> int:
     """How far a page's total is counted: :data:`COUNT_AHEAD` rows past the page, at most :data:`COUNT_CAP`."""
     return min(COUNT_CAP, query.offset + query.limit + COUNT_AHEAD)
@@ -269,13 +179,13 @@ def count_sql(query: LogQuery) -> tuple[str, dict[str, Any]]:
     on 10M rows, 10,000 take 3 ms, and a total that far past the page is
     all a pager needs ("page 3 of 500+"). The inner ``ORDER BY`` matches
     the indexes, so even an unfiltered count walks an index rather than the
-    table; with text it is left out, so the GIN index finds the matches
-    (see :data:`_GIN_ORDER`).
+    table; with text or field filters it is left out, so a GIN index finds
+    the matches (see :data:`_GIN_ORDER`).
     """
     conditions, args = _where(query)
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     args["cap"] = count_cap(query)
-    order = "" if query.text is not None else 'ORDER BY "timestamp" DESC, id DESC '
+    order = "" if query.text is not None or query.fields else 'ORDER BY "timestamp" DESC, id DESC '
     inner = f"SELECT 1 FROM logs {where} {order}LIMIT %(cap)s"  # noqa: S608
     return f"SELECT count(*) FROM ({inner}) AS matching", args  # noqa: S608
 
@@ -287,3 +197,14 @@ def level_counts_sql(since: datetime, organization_id: str | None = None) -> tup
     count = f'SELECT count(*) FROM logs WHERE logs.level = l.level AND logs."timestamp" >= %(since)s{org}'  # noqa: S608
     sql = f"SELECT l.level, ({count}) AS n FROM unnest(%(levels)s::text[]) AS l(level)"  # noqa: S608
     return sql, {"since": since, "levels": list(LEVELS), "org": organization_id}
+
+
+def window_count_sql(query: LogQuery, since: datetime, until: datetime) -> tuple[str, dict[str, Any]]:
+    """How many rows match the query's filters with a timestamp from ``since`` to ``until`` (a log rule's window).
+
+    Exact, not capped: the window bounds it, so the time index (or a GIN
+    index, for text and fields) and partition pruning keep it to the rows
+    of the window. The query's own ``start``, ``end`` and paging are not used.
+    """
+    conditions, args = _where(dataclasses.replace(query, start=since, end=until))
+    return f"SELECT count(*) FROM logs WHERE {' AND '.join(conditions)}", args  # noqa: S608

@@ -58,9 +58,10 @@ class LogRule:
     """One rule: events matching ``query`` and ``fields`` within the last ``window``.
 
     ``query`` is an :class:`app.domain.query.LogQuery` with only its filters set
-    (levels, source, organization, text); ``fields`` are kept beside it
-    because ``LogQuery`` has no field filters of its own. ``line`` is where
-    the rule starts in its file, for messages about it later.
+    (levels, source, organization, text); ``fields`` are kept beside it, as
+    the file gives them (:mod:`app.agents.log_rules` counts the query with
+    them as its ``fields``). ``line`` is where the rule starts in its file,
+    for messages about it later.
     """
 
     name: str

@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from app.domain.envelopes import unpack
+from app.domain.field_filters import FieldFilter, metadata_matches
 from app.ops.metrics import TAIL_CLIENTS, TAIL_DROPPED
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,15 @@ class Subscriber:
     dropped: bool = False
 
 
-def matcher(levels: tuple[str, ...], source: str | None, organization_id: str | None, text: str | None) -> Matcher:
-    """The query API's filters, applied to one event (``text``: every word appears in the message)."""
+def matcher(
+    levels: tuple[str, ...],
+    source: str | None,
+    organization_id: str | None,
+    text: str | None,
+    fields: Sequence[FieldFilter] = (),
+) -> Matcher:
+    """The query API's filters, applied to one event (``text``: every word appears in the message; ``fields``:
+    as ``field.KEY=`` on a query)."""
     words = [w.lower() for w in text.split()] if text else []
 
     def matches(event: dict[str, Any]) -> bool:
@@ -43,6 +51,8 @@ def matcher(levels: tuple[str, ...], source: str | None, organization_id: str | 
         if source is not None and event.get("source") != source:
             return False
         if organization_id is not None and event.get("organization_id") != organization_id:
+            return False
+        if fields and not metadata_matches(fields, event.get("metadata")):
             return False
         if words:
             message = str(event.get("message", "")).lower()

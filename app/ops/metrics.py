@@ -113,6 +113,12 @@ STALE_ANSWERS: Final = Counter(
     "Reads answered from a cached answer past its TTL because PostgreSQL was unavailable, by kind.",
     ["kind"],
 )
+LOG_RULE_MATCHES: Final = Gauge(
+    "logpipe_log_rule_matches",
+    "Events matching each log rule of LOG_RULES_FILE within its window, by rule name; exported only by the worker "
+    "that owns the count table, so there is one series per rule.",
+    ["rule"],
+)
 for _kind in ("query", "event", "stats"):  # exported at 0 from the start, so rate() sees the first stale answer
     STALE_ANSWERS.labels(_kind)
 

@@ -4,8 +4,10 @@ Run by every worker on a timer (:mod:`app.agents.retention`); a PostgreSQL
 advisory lock lets one of them work at a time. Retention drops whole
 partitions (``DROP TABLE``), never deletes rows.
 
-Every partition's full-text (GIN) index gets a small pending list
-(:data:`GIN_PENDING_LIST_KB`); see :func:`_tune_text_indexes`.
+Every partition's GIN indexes (full text, and metadata for field filters)
+get a small pending list (:data:`GIN_PENDING_LIST_KB`); see
+:func:`_tune_text_indexes`. A partition is created bare (``LIKE logs``)
+and gets every index of ``logs`` when it is attached.
 
 Rows whose day has no partition land in ``logs_default`` (late or early
 events, or the rows of an unpartitioned table being migrated). A partition

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import aiopg
 
 from app.domain.context import ContextWindow, context_sql
 from app.domain.query import LogQuery
-from app.domain.query_sql import (
-    COLUMNS,
-    count_sql,
-    first_scan,
-    level_counts_sql,
-    next_scan,
-    recent_text_sql,
-    select_sql,
-)
+from app.domain.query_sql import COLUMNS, count_sql, level_counts_sql, select_sql
+from app.domain.query_walks import first_scan, gin_windows, next_scan, recent_sql
 from app.storage import edge
 
 
@@ -34,15 +28,20 @@ async def fetch_rows(pool: aiopg.Pool, sql: str, args: Any) -> list[Any]:
 async def fetch_page(pool: aiopg.Pool, query: LogQuery) -> list[Any]:
     """Up to ``query.limit + 1`` rows (the extra one says a next page exists).
 
-    Text is looked for among the newest rows first, in growing walks; only
-    when they do not fill the page is the GIN index asked for every match.
+    Text and field filters are looked for among the newest rows first, in
+    growing walks; only when they do not fill the page is a GIN index asked
+    for every match (with field filters, over growing time windows first).
     """
     scan: int | None = first_scan(query)
-    while scan is not None and (recent := recent_text_sql(query, scan)) is not None:
+    while scan is not None and (recent := recent_sql(query, scan)) is not None:
         rows = await _fetch(pool, *recent)
         if len(rows) > query.limit:
             return rows
         scan = next_scan(query, scan, len(rows))
+    for since in gin_windows(query, datetime.now(UTC)):
+        rows = await _fetch(pool, *select_sql(dataclasses.replace(query, start=since)))
+        if len(rows) > query.limit:
+            return rows
     sql, args = select_sql(query)
     return await _fetch(pool, sql, args)
 

@@ -52,6 +52,7 @@ class Operation:
     errors_produce: tuple[str, ...] = ("application/json",)
     extra: dict[str, Any] = field(default_factory=dict)
     cached: bool = False  # a read from PostgreSQL through the cache: may answer stale while it is away
+    description: str = ""  # more than the summary says, after who may call it
 
 
 FILTERS: Final = (
@@ -76,6 +77,25 @@ FILTERS: Final = (
     Param("size", "Alias of `limit`.", "integer", minimum=1, maximum=1000),
     Param("cursor", "Opaque keyset cursor from `next_cursor`."),
     Param("page", "Offset paging, from 0 (the Java system's); adds totals.", "integer", minimum=0),
+    # OpenAPI cannot name a pattern of parameters: field.{key} is told in FIELDS_NOTE, one example is listed.
+    Param(
+        "field.status",
+        "Example of `field.{key}`: events whose field `status` is one of these values (see the description).",
+        repeatable=True,
+    ),
+)
+FIELDS_NOTE: Final = (
+    "`field.{key}=value` (any key: dot-separated parts of letters, digits, `_` and `-`) keeps the events whose "
+    "field `key` equals the value: a field extracted from a JSON or logfmt message (`metadata.fields`), or a key of "
+    "the event's own metadata, dotted keys also nested (`field.user.id=u1`). `a,b` means any of them (`\\,` is a "
+    "comma); different keys must all match; up to 10 keys and 20 values each. A value matches the text and, when "
+    'it is a JSON number, `true`, `false` or `null`, that value too (`field.status=500` finds `"500"` and `500`).'
+)
+EXPORT_NOTE: Final = (
+    "Every match, newest first, streamed (no page limit); paging parameters are not taken. NDJSON: one event a "
+    "line, as the query answers it; CSV (RFC 4180, UTF-8): timestamp, level, source, organization_id, trace_id, "
+    "id, message, metadata (JSON), a leading `'` before a cell a spreadsheet would read as a formula. An export "
+    "that fails once begun ends without the chunked body's end: treat an incomplete body as a failed export."
 )
 NOT_TAIL: Final = {"limit", "size", "cursor", "page", "start", "startTime", "end", "endTime", "sort"}
 HOURS_BACK: Final = (

@@ -9,16 +9,20 @@ disagree.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from faust import web
 
+from app.domain.export import FORMATS
 from app.domain.keys import Role
 from app.web import console_views, health_views, letter_views, metrics_views, stats_views
+from app.web.export_views import LogExport
 from app.web.ingest_views import IngestBatch, IngestOne
 from app.web.openapi import DOCS_PAGE, SWAGGER_DIR, build_openapi
 from app.web.operations import (
     CONTEXT,
+    EXPORT_NOTE,
+    FIELDS_NOTE,
     FILTERS,
     HOURS_BACK,
     INGEST_BATCH,
@@ -29,6 +33,7 @@ from app.web.operations import (
     STATS,
     Operation,
     Param,
+    Responses,
     Route,
 )
 from app.web.query_views import EVENT_ID, JavaQuery, LogContext, LogHistogram, Logs, OneLog
@@ -56,10 +61,12 @@ class Docs(web.View):
 
 _EVENT: Final = (Param("event_id", "The event's UUID.", where="path"),)
 _PAGE: Final = ("limit", "size", "cursor", "page", "sort")
+_MATCHING: Final = tuple(p for p in FILTERS if p.name not in _PAGE)
 _HISTOGRAM: Final = (
-    *(p for p in FILTERS if p.name not in _PAGE),
+    *_MATCHING,
     Param("interval", "auto (about 60 buckets over the range; the default) or 30s, 5m, 1h, 1d; at most 2000 buckets."),
 )
+_EXPORT: Final = (*_MATCHING, Param("format", "`ndjson` (the default) or `csv`.", enum=("ndjson", "csv")))
 _AROUND: Final = (
     *_EVENT,
     Param("before", "Older events, 0-500, default 10.", "integer", minimum=0, maximum=500),
@@ -78,6 +85,13 @@ def _ingest(view: type[web.View], path: str, summary: str, responses: object, bo
     return Route(view, "ingest", Operation("post", path, summary, "ingest", responses, body=body))  # type: ignore[arg-type]
 
 
+def _search(view: type[web.View], path: str, summary: str, responses: Responses, **op: Any) -> Route:
+    """A read of events by the query's filters (``field.{key}`` told in the description)."""
+    pattern = op.pop("pattern", None)
+    op.setdefault("description", FIELDS_NOTE)
+    return Route(view, "query", Operation("get", path, summary, "query", responses, **op), pattern)
+
+
 ROUTES: Final[tuple[Route, ...]] = (
     *SHIPPER_ROUTES,
     _ingest(Logs, "/api/v1/logs", "Ingest one event", INGEST_ONE, "event"),
@@ -85,34 +99,22 @@ ROUTES: Final[tuple[Route, ...]] = (
     _ingest(IngestOne, "/producer/api/logs/ingest", "Ingest one event (Java route)", INGEST_ONE, "event"),
     _ingest(IngestBatch, "/api/v1/logs/batch", "Ingest a JSON array or NDJSON", INGEST_BATCH, "batch"),
     _ingest(IngestBatch, "/producer/api/logs/batch", "Ingest a batch (Java route)", INGEST_BATCH, "batch"),
-    Route(
-        Logs, "query", Operation("get", "/api/v1/logs", "Query and search logs", "query", QUERY, FILTERS, cached=True)
-    ),
-    Route(
+    _search(Logs, "/api/v1/logs", "Query and search logs", QUERY, params=FILTERS, cached=True),
+    _search(
         JavaQuery,
-        "query",
-        Operation(
-            "get",
-            "/gateway/api/query/logs",
-            "Query logs, Spring pages (Java route)",
-            "query",
-            QUERY,
-            FILTERS,
-            cached=True,
-        ),
+        "/gateway/api/query/logs",
+        "Query logs, Spring pages (Java route)",
+        QUERY,
+        params=FILTERS,
+        cached=True,
     ),
-    Route(
+    _search(
         JavaQuery,
-        "query",
-        Operation(
-            "get",
-            "/gateway/api/query/search",
-            "Search logs, Spring pages (Java route)",
-            "query",
-            QUERY,
-            FILTERS,
-            cached=True,
-        ),
+        "/gateway/api/query/search",
+        "Search logs, Spring pages (Java route)",
+        QUERY,
+        params=FILTERS,
+        cached=True,
     ),
     Route(
         OneLog,
@@ -120,45 +122,40 @@ ROUTES: Final[tuple[Route, ...]] = (
         Operation("get", "/api/v1/logs/{event_id}", "One event by id", "query", ONE_EVENT, _EVENT, cached=True),
         f"/api/v1/logs/{EVENT_ID}",
     ),
-    Route(
+    _search(
         LogHistogram,
-        "query",
-        Operation(
-            "get",
-            "/api/v1/logs/histogram",
-            "Counts per time bucket and level of the events the filters match",
-            "query",
-            {200: HistogramOut, 400: ErrorOut, 503: ErrorOut},
-            _HISTOGRAM,
-            cached=True,
-        ),
+        "/api/v1/logs/histogram",
+        "Counts per time bucket and level of the events the filters match",
+        {200: HistogramOut, 400: ErrorOut, 503: ErrorOut},
+        params=_HISTOGRAM,
+        cached=True,
     ),
-    Route(
+    _search(
+        LogExport,
+        "/api/v1/logs/export",
+        "Export every event the filters match, newest first, as NDJSON or CSV",
+        {200: None, 400: ErrorOut, 503: ErrorOut},
+        params=_EXPORT,
+        produces=tuple(media.partition(";")[0] for media in FORMATS.values()),
+        description=f"{EXPORT_NOTE} {FIELDS_NOTE}",
+    ),
+    _search(
         LogContext,
-        "query",
-        Operation(
-            "get",
-            "/api/v1/logs/{event_id}/context",
-            "The events around one: same source and organization, in time order",
-            "query",
-            CONTEXT,
-            _AROUND,
-            cached=True,
-        ),
-        f"/api/v1/logs/{EVENT_ID}/context",
+        "/api/v1/logs/{event_id}/context",
+        "The events around one: same source and organization, in time order",
+        CONTEXT,
+        params=_AROUND,
+        cached=True,
+        pattern=f"/api/v1/logs/{EVENT_ID}/context",
+        description="",
     ),
-    Route(
+    _search(
         Tail,
-        "query",
-        Operation(
-            "get",
-            "/api/v1/logs/tail",
-            "Follow new events (Server-Sent Events)",
-            "query",
-            {200: None, 400: ErrorOut},
-            tuple(p for p in FILTERS if p.name not in NOT_TAIL),
-            produces="text/event-stream",
-        ),
+        "/api/v1/logs/tail",
+        "Follow new events (Server-Sent Events)",
+        {200: None, 400: ErrorOut},
+        params=tuple(p for p in FILTERS if p.name not in NOT_TAIL),
+        produces="text/event-stream",
     ),
     Route(
         stats_views.Stats,

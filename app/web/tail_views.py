@@ -47,7 +47,7 @@ class Tail(ServiceView):
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         )
         await response.prepare(raw)
-        matches = matcher(query.levels, query.source, query.organization_id, query.text)
+        matches = matcher(query.levels, query.source, query.organization_id, query.text, query.fields)
         async with self.services.tail_hub.subscribe(matches) as subscriber:
             with contextlib.suppress(ConnectionResetError, TimeoutError):
                 await _send(response, b": listening\n\n")

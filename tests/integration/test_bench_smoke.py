@@ -57,10 +57,13 @@ def test_bench_smoke(tmp_path: Path, postgres_server: Any) -> None:
         "single_post_p99_ms",
         "e2e_p99_ms",
         "query_worst_p95_ms",
+        "field_filter_worst_p95_ms",
+        "export_rows_per_s",
         "stats_p99_ms",
         "worker_rss_mb",
     }
     assert all(value > 0 for value in summary.values())
-    for figure in ("logs.raw -> PostgreSQL", "HTTP batch -> PostgreSQL", "single POST", "end to end", "worker RSS"):
+    figures = ("logs.raw -> PostgreSQL", "HTTP batch -> PostgreSQL", "single POST", "end to end", "worker RSS")
+    for figure in (*figures, "field filters: worst p95", "export: organization"):
         assert figure in result.stdout
     assert "profile of the worker during kafka_path" in result.stdout or "profile of kafka_path" in result.stdout

@@ -90,6 +90,7 @@ def test_every_command_explains_itself_with_an_example() -> None:
         ["stats"],
         ["dlq", "list"],
         ["dlq", "replay"],
+        ["export"],
     ):
         shown = logpipe(*command, "--help", env=dict(os.environ))
         assert shown.returncode == 0 and "Example" in shown.stdout, command

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
@@ -15,6 +16,7 @@ from tests.support.rows import query
 from tests.support.workers import WorkerFactory
 
 pytestmark = pytest.mark.integration
+DAY = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()  # within RETENTION_DAYS, as ingest requires
 
 
 async def test_show_context_in_event_details(
@@ -31,7 +33,7 @@ async def test_show_context_in_event_details(
             "level": ("INFO", "WARN", "ERROR")[i % 3],
             "message": "charge declined" if i == 4 else f"step {i}",
             "source": source,
-            "timestamp": f"2026-01-02T10:00:{i:02d}Z",
+            "timestamp": f"{DAY}T10:00:{i:02d}Z",
         }
         for i in range(9)
     ]

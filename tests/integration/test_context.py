@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import aiohttp
 import pytest
 
@@ -12,22 +14,23 @@ from tests.support.tenants import ACME, GLOBEX, as_, secured_worker
 from tests.support.workers import WorkerFactory
 
 pytestmark = pytest.mark.integration
+DAY = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()  # within RETENTION_DAYS, as ingest requires
 
 
 async def test_context_around_a_hit(workers: WorkerFactory, database_url: str, http: aiohttp.ClientSession) -> None:
     api = (await secured_worker(workers)).url
     levels = ("INFO", "WARN", "ERROR", "DEBUG")
     acme = [
-        {"message": f"acme {i}", "source": "api", "level": levels[i % 4], "timestamp": f"2026-01-02T10:00:{i:02d}Z"}
+        {"message": f"acme {i}", "source": "api", "level": levels[i % 4], "timestamp": f"{DAY}T10:00:{i:02d}Z"}
         for i in range(12)
     ]
     others = [
-        {"message": "other source", "source": "db", "level": "INFO", "timestamp": "2026-01-02T10:00:05.500Z"},
+        {"message": "other source", "source": "db", "level": "INFO", "timestamp": f"{DAY}T10:00:05.500Z"},
     ]
     status, body, _ = await call(http, "POST", api + "/api/v1/logs/batch", acme + others, **as_(ACME))
     assert status == 202, body
     ids = body["ids"]
-    globex = [{"message": "globex", "source": "api", "level": "INFO", "timestamp": "2026-01-02T10:00:06.500Z"}]
+    globex = [{"message": "globex", "source": "api", "level": "INFO", "timestamp": f"{DAY}T10:00:06.500Z"}]
     status, body, _ = await call(http, "POST", api + "/api/v1/logs/batch", globex, **as_(GLOBEX))
     assert status == 202, body
     globex_id = body["ids"][0]

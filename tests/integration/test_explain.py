@@ -6,6 +6,7 @@ The rows span a week, so they sit in seven daily partitions: no partition may be
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 import uuid
@@ -17,17 +18,18 @@ import psycopg2
 import pytest
 
 from app.domain.context import context_sql
+from app.domain.field_filters import FieldFilter
 from app.domain.query import Cursor, LogQuery
 from app.domain.query_sql import (
     COLUMNS,
     _after_cursor,
     _where,
     count_sql,
-    first_scan,
     level_counts_sql,
-    recent_text_sql,
     select_sql,
+    window_count_sql,
 )
+from app.domain.query_walks import first_scan, gin_windows, recent_sql
 from app.storage import reads
 from app.storage.migrate import migrate
 from app.storage.partitions import maintain
@@ -57,7 +59,8 @@ def seed(database_url: str) -> None:
                           'payment declined', 'disk almost full'])[1 + mod(i / 7, 6)] || ' #' || i,
                    'svc-' || mod(i, 50),
                    CASE WHEN mod(i, 11) = 0 THEN NULL ELSE 'org-' || mod(i, 10) END,
-                   jsonb_build_object('n', i)
+                   jsonb_build_object('n', i, 'fields', jsonb_build_object(
+                       'status', CASE WHEN mod(i, 10) = 0 THEN 500 ELSE 200 END, 'user.id', 'u' || mod(i, 5000)))
             FROM generate_series(1, %s) AS i
             """,
             (ROWS,),
@@ -117,7 +120,7 @@ def test_no_query_scans_the_logs_table(database_url: str) -> None:
     for query in queries():
         statements.append(select_sql(query))
         for scan in (first_scan(query), 4 * first_scan(query)):
-            if (recent := recent_text_sql(query, scan)) is not None:
+            if (recent := recent_sql(query, scan)) is not None:
                 statements.append(recent)
         if query.page is not None:
             statements.append(count_sql(query))
@@ -176,7 +179,7 @@ def test_index_walks_give_the_rows_of_one_sorted_query(database_url: str) -> Non
         for query, rows in zip(every, pages, strict=True):
             cur.execute(*_reference_sql(query))
             assert [(str(row[0]), *row[1:]) for row in rows] == cur.fetchall(), query  # aiopg gives UUIDs
-            first_walk = recent_text_sql(query)
+            first_walk = recent_sql(query)
             sql = (first_walk or select_sql(query))[0]
             lateral += "LATERAL" in sql
             branches += "UNION ALL" in sql
@@ -331,3 +334,93 @@ def test_context_walks_the_source_index_and_gives_the_plainly_sorted_neighbours(
     p95 = timings[int(len(timings) * 0.95) - 1]
     median = timings[len(timings) // 2]
     print(f"\ncontext, {rows} a side, {len(timings)} walks on {ROWS:,} rows: median {median:.2f} ms, p95 {p95:.2f} ms")
+
+
+WHOLE_DAY = 86400 // 6  # seeded rows in a day's partition
+COMMON = FieldFilter("status", ("500",))  # every 10th row, as a JSON number
+RARE = FieldFilter("user.id", ("u42",))  # 20 rows of 100,000
+ANY_OF = FieldFilter("status", ("404", "500"))
+
+
+def field_queries() -> list[LogQuery]:
+    cursor = Cursor((NOW - timedelta(hours=30)).isoformat(), "00000000-0000-4000-8000-000000000000")
+    combos = itertools.product(
+        [(COMMON,), (RARE,), (ANY_OF, RARE)],
+        [(), ("ERROR",), ("INFO", "WARN")],
+        [None, "svc-7"],
+        [None, "org-2"],
+        [None, "timeout"],
+        [("cursor", None), ("cursor", cursor), ("page", 2)],
+    )
+    return [
+        LogQuery(
+            fields=fields,
+            levels=levels,
+            source=source,
+            organization_id=org,
+            text=text,
+            limit=50,
+            cursor=paging[1] if paging[0] == "cursor" else None,  # type: ignore[arg-type]
+            page=paging[1] if paging[0] == "page" else None,  # type: ignore[arg-type]
+        )
+        for fields, levels, source, org, text, paging in combos
+    ]
+
+
+def index_scans(plan: dict[str, Any]) -> set[str]:
+    found = {str(plan["Index Name"])} if "Index Name" in plan else set()
+    for child in plan.get("Plans", []):
+        found |= index_scans(child)
+    return found
+
+
+def test_field_filters_use_the_metadata_index_and_give_the_plainly_sorted_rows(database_url: str) -> None:
+    seed(database_url)
+    every = field_queries()
+    pages = asyncio.run(_fetch_pages(database_url, every))
+    offenders, walked, metadata_index = [], 0, 0
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute(LATENCY_SETTINGS)
+        cur.execute("SELECT count(*) FROM pg_inherits WHERE inhparent = 'logs'::regclass")
+        partitions = cur.fetchone()[0]
+        cur.execute("SELECT count(*) FROM pg_inherits WHERE inhparent = 'logs_metadata_idx'::regclass")
+        assert cur.fetchone()[0] == partitions, "every partition, the ones maintenance created too, has the index"
+        cur.execute("SELECT tableoid::regclass::text, count(*) FROM logs GROUP BY 1")
+        # A containment test costs about what reading the row does, so a partition of a few thousand rows (today's,
+        # early in the day) is rightly read whole; the days around it, 14,400 rows each, must not be.
+        rows_of = {name: n for name, n in cur.fetchall() if n >= WHOLE_DAY / 3}
+        for query, rows in zip(every, pages, strict=True):
+            cur.execute(*_reference_sql(query))
+            assert [(str(row[0]), *row[1:]) for row in rows] == cur.fetchall(), query
+            statements = [select_sql(query)] + ([count_sql(query)] if query.page is not None else [])
+            if (first_walk := recent_sql(query)) is not None:
+                statements.append(first_walk)
+                cur.execute(*first_walk)
+                walked += len(cur.fetchall()) > query.limit
+            statements += [select_sql(dataclasses.replace(query, start=since)) for since in gin_windows(query, NOW)]
+            for window in (timedelta(minutes=5), timedelta(hours=6)):
+                statements.append(window_count_sql(query, NOW - window, NOW))
+            for sql, args in statements:
+                cur.execute("EXPLAIN (FORMAT JSON) " + sql, args)
+                plan = cur.fetchone()[0][0]["Plan"]
+                if scans := seq_scans(plan, rows_of):
+                    offenders.append((sql, args, scans))
+                metadata_index += any("metadata" in name for name in index_scans(plan))
+        cur.execute(
+            "EXPLAIN (ANALYZE, COSTS OFF) " + (rare := select_sql(LogQuery(fields=(RARE,), limit=100)))[0], rare[1]
+        )
+        rare_plan = "\n".join(line for (line,) in cur.fetchall())
+    conn.close()
+    print(
+        f"\nfield filters: {len(every)} queries agree with one sorted query; the first walk filled {walked} pages;"
+        f" {metadata_index} plans use the metadata index. field.user.id=u42, the GIN form:\n{rare_plan}"
+    )
+    assert not offenders, "\n\n".join(f"{sql}\n{args}\n{scans}" for sql, args, scans in offenders[:5])
+    assert metadata_index > len(every), "the GIN forms and counts find their rows through the metadata index"
+    assert walked > 0
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        for fields, fills in (((COMMON,), True), ((RARE,), False)):
+            cur.execute(*recent_sql(LogQuery(fields=fields, limit=50)))  # type: ignore[misc]
+            assert (len(cur.fetchall()) > 50) is fills, "a common value's page is walked to, a rare one's is not"
+    conn.close()
+    assert "Bitmap Index Scan on logs_" in rare_plan and "metadata_idx" in rare_plan

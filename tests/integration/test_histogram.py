@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import aiohttp
 import pytest
 
@@ -12,7 +14,8 @@ from tests.support.tenants import ACME, GLOBEX, as_, secured_worker
 from tests.support.workers import WorkerFactory
 
 pytestmark = pytest.mark.integration
-RANGE = "start=2026-01-02T10:00:00Z&end=2026-01-02T10:59:59Z"
+DAY = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()  # within RETENTION_DAYS, as ingest requires
+RANGE = f"start={DAY}T10:00:00Z&end={DAY}T10:59:59Z"
 
 
 async def test_histogram_counts_per_bucket_and_level(
@@ -24,12 +27,12 @@ async def test_histogram_counts_per_bucket_and_level(
             "message": f"m {i}",
             "source": "api",
             "level": "ERROR" if i % 3 == 0 else "INFO",
-            "timestamp": f"2026-01-02T10:{i * 5:02d}:00Z",
+            "timestamp": f"{DAY}T10:{i * 5:02d}:00Z",
         }
         for i in range(12)
     ]
     assert (await call(http, "POST", api + "/api/v1/logs/batch", acme, **as_(ACME)))[0] == 202
-    globex = [{"message": "g", "source": "api", "level": "WARN", "timestamp": "2026-01-02T10:00:30Z"}]
+    globex = [{"message": "g", "source": "api", "level": "WARN", "timestamp": f"{DAY}T10:00:30Z"}]
     assert (await call(http, "POST", api + "/api/v1/logs/batch", globex, **as_(GLOBEX)))[0] == 202
     await wait_for(lambda: row_count(database_url) == 13, timeout=30, what="13 rows")
 

@@ -5,10 +5,13 @@ There is no Docker engine here, so the file is checked, not run.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from app.agents.log_rules import read_rules
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose"
@@ -89,3 +92,13 @@ def test_grafana_provisions_both_data_sources_and_the_dashboards() -> None:
     assert uids == {"prometheus": "prometheus", "postgres": "grafana-postgresql-datasource"}
     dashboards = sorted(p.name for p in (ROOT / "dashboards").glob("*.json"))
     assert dashboards == ["logpipe-api.json", "logpipe-logs.json", "logpipe-pipeline.json"]
+
+
+def test_workers_read_the_example_log_rules_and_the_alerts_name_real_rules() -> None:
+    rules = {rule.name for rule in read_rules(str(COMPOSE / "logpipe-rules.yaml"))}
+    for name, service in workers().items():
+        path = service["environment"]["LOG_RULES_FILE"]
+        assert f"./logpipe-rules.yaml:{path}:ro" in service["volumes"], f"{name} does not mount the rules file"
+    alerts = (COMPOSE / "prometheus" / "alerts.yml").read_text()
+    named = set(re.findall(r'logpipe_log_rule_matches\{rule="([^"]+)"\}', alerts))
+    assert named and named <= rules, f"alerts on rules the file does not define: {named - rules}"

@@ -10,8 +10,22 @@ from typing import Any
 
 import orjson
 import pytest
+from multidict import MultiDict
 
-from app.domain.export import CSV_COLUMNS, csv_header, csv_row, ndjson_line
+from app.domain.export import (
+    CSV_COLUMNS,
+    ROW_NAMES,
+    csv_header,
+    csv_row,
+    export_query,
+    file_name,
+    ndjson_line,
+    next_page,
+    page_bytes,
+    parse_format,
+)
+from app.domain.query import Cursor, LogQuery
+from app.errors import QueryError
 from app.web.schemas import EventOut
 
 ID = uuid.UUID("0b5d2c1e-8f3a-4b7c-9d2e-1f0a3b4c5d6e")
@@ -121,3 +135,44 @@ def test_a_whole_export_reads_back() -> None:
     parsed = list(csv.DictReader(io.StringIO(data.decode(), newline="")))
     assert [p["message"] for p in parsed] == [r["message"] for r in rows]
     assert [p["id"] for p in parsed] == [str(r["id"]) for r in rows]
+
+
+def test_format_is_ndjson_unless_csv_is_asked_for() -> None:
+    assert parse_format(MultiDict()) == "ndjson"
+    assert parse_format(MultiDict({"format": "csv"})) == "csv"
+    with pytest.raises(QueryError) as caught:
+        parse_format(MultiDict({"format": "xlsx"}))
+    assert (caught.value.field, caught.value.rule) == ("format", "one_of")
+
+
+def test_an_export_takes_every_match_newest_first_whatever_the_paging_asked() -> None:
+    asked = LogQuery(levels=("ERROR",), limit=5, page=3, sort="relevance", text="x", cursor=Cursor("t", "i"))
+    query = export_query(asked, page_rows=2)
+    assert (query.limit, query.page, query.cursor, query.sort) == (2, None, None, "newest")
+    assert (query.levels, query.text) == (("ERROR",), "x")
+
+
+def _tuple(**changes: Any) -> tuple[Any, ...]:
+    values = row(**changes)
+    return tuple(values[name] for name in ROW_NAMES)
+
+
+def test_pages_follow_each_other_by_the_last_row_shown() -> None:
+    query = export_query(LogQuery(), page_rows=2)
+    first = [_tuple(timestamp=datetime(2024, 5, 1, 12, 0, s, tzinfo=UTC), id=uuid.uuid4()) for s in (3, 2, 1)]
+    following = next_page(query, first)
+    assert following is not None and following.cursor == Cursor("2024-05-01T12:00:02+00:00", str(first[1][0]))
+    assert next_page(query, first[:2]) is None, "no row past the page: the export is done"
+
+
+def test_a_page_is_its_rows_in_the_format_asked() -> None:
+    rows = [_tuple(message=f"m{i}", id=uuid.uuid4()) for i in range(3)]
+    ndjson = page_bytes(rows, "ndjson")
+    assert [orjson.loads(line)["message"] for line in ndjson.splitlines()] == ["m0", "m1", "m2"]
+    assert page_bytes(rows, "csv") == b"".join(csv_row(dict(zip(ROW_NAMES, r, strict=True))) for r in rows)
+    assert page_bytes([], "csv") == b""
+
+
+def test_the_file_is_named_for_when_it_was_made() -> None:
+    when = datetime(2026, 12, 7, 12, 15, 30, tzinfo=timezone(timedelta(hours=2)))
+    assert file_name("csv", when) == "logpipe-20261207T101530Z.csv"

@@ -17,16 +17,15 @@ from app.domain.query import (
     parse_query,
     parse_time,
 )
-from app.domain.query_sql import (
+from app.domain.query_sql import count_sql, select_sql
+from app.domain.query_walks import (
     MAX_RECENT_SCAN,
     PREFILTERED_SCAN_FACTOR,
-    count_sql,
     first_scan,
     max_scan,
     next_scan,
-    recent_text_sql,
+    recent_sql,
     required_terms,
-    select_sql,
 )
 from app.errors import QueryError
 from tests.support.params import query_params
@@ -153,19 +152,19 @@ def test_long_walks_per_level_are_branches_that_a_merge_pulls_from_only_as_neede
     sql, args = select_sql(q(("source", "api"), ("page", "30"), ("size", "20")))
     assert "LATERAL" not in sql and sql.count("UNION ALL") == 5 and args["branch_rows"] == 621
     assert [args[f"level{i}"] for i in range(6)] == ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"]
-    sql, _ = recent_text_sql(q(("q", "disk"), ("level", "error"), ("level", "warn")))  # type: ignore[misc]
+    sql, _ = recent_sql(q(("q", "disk"), ("level", "error"), ("level", "warn")))  # type: ignore[misc]
     assert "LATERAL" not in sql and sql.count("UNION ALL") == 1, "a text walk tests 20 rows per row of the page"
 
 
 def test_text_is_looked_for_among_the_newest_rows_first() -> None:
-    sql, args = recent_text_sql(q(("q", "disk full"), ("level", "error"), ("limit", "50")))  # type: ignore[misc]
+    sql, args = recent_sql(q(("q", "disk full"), ("level", "error"), ("limit", "50")))  # type: ignore[misc]
     assert 'FROM logs WHERE level = %(level)s ORDER BY "timestamp" DESC, id DESC LIMIT %(limit)s' in sql
     assert sql.count("@@") == 1 and "interval '0 s'" not in sql
     assert (args["limit"], args["page_rows"], args["page_skip"]) == (20 * 51 * PREFILTERED_SCAN_FACTOR, 51, 0)
-    _, args = recent_text_sql(q(("q", "disk-full"), ("page", "2"), ("size", "10")))  # type: ignore[misc]
+    _, args = recent_sql(q(("q", "disk-full"), ("page", "2"), ("size", "10")))  # type: ignore[misc]
     assert (args["limit"], args["page_rows"], args["page_skip"]) == (20 * 31, 11, 20)
-    assert recent_text_sql(q(("q", "disk"), ("sort", "relevance"))) is None, "ranking needs every match"
-    assert recent_text_sql(q(("level", "error"))) is None
+    assert recent_sql(q(("q", "disk"), ("sort", "relevance"))) is None, "ranking needs every match"
+    assert recent_sql(q(("level", "error"))) is None
 
 
 @pytest.mark.parametrize(
@@ -191,10 +190,10 @@ def test_required_terms_are_only_words_every_match_contains(text: str, terms: tu
 
 
 def test_a_text_walk_rejects_rows_without_the_words_before_parsing_them() -> None:
-    sql, args = recent_text_sql(q(("q", "Payment declined")))  # type: ignore[misc]
+    sql, args = recent_sql(q(("q", "Payment declined")))  # type: ignore[misc]
     assert "lower(message) LIKE ALL (%(q_terms)s) AND to_tsvector(" in sql
     assert args["q_terms"] == ["%payment%", "%declined%"]
-    sql, args = recent_text_sql(q(("q", "payment or declined")))  # type: ignore[misc]
+    sql, args = recent_sql(q(("q", "payment or declined")))  # type: ignore[misc]
     assert "LIKE" not in sql and "q_terms" not in args
 
 

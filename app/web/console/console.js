@@ -91,6 +91,7 @@ function readForm() {
     start: localToIso($("f-start").value),
     end: localToIso($("f-end").value),
     q: $("f-q").value.trim(),
+    fields: Object.fromEntries(fieldFilters),
   };
 }
 
@@ -102,6 +103,8 @@ function fillForm(state) {
   $("f-start").value = isoToLocal(state.start);
   $("f-end").value = isoToLocal(state.end);
   $("f-q").value = state.q;
+  fieldFilters = new Map(Object.entries(state.fields || {}));
+  showFieldFilters();
   showCustom();
 }
 
@@ -116,6 +119,8 @@ function stateFromUrl() {
     start: p.get("start") || "",
     end: p.get("end") || "",
     q: p.get("q") || "",
+    fields: Object.fromEntries([...p.entries()].filter(([name, value]) => name.startsWith(FIELD_PREFIX) && value)
+      .map(([name, value]) => [name.slice(FIELD_PREFIX.length), value])),
     live: p.get("live") === "1",
   };
 }
@@ -136,6 +141,7 @@ function filterParams(state, withTime) {
   if (state.source) p.set("source", state.source);
   if (state.org) p.set("organization_id", state.org);
   if (state.q) p.set("q", state.q);
+  for (const [key, value] of Object.entries(state.fields || {})) p.set(FIELD_PREFIX + key, value);
   if (withTime && state.range in RANGES) p.set("start", new Date(Date.now() - RANGES[state.range]).toISOString());
   if (withTime && state.range === "custom") customRange(p, state);
   return p;
@@ -158,6 +164,72 @@ function isoToLocal(iso) {
   const pad = (n) => String(n).padStart(2, "0");
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}` +
     `T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
+
+// ---------------------------------------------------------------- field filters (field.KEY=value), shown as chips
+
+const FIELD_PREFIX = "field.";
+let fieldFilters = new Map(); // key -> the parameter's value as the API reads it (a,b: any of; \, a comma)
+
+// The API splits a value on commas (any of) and reads \\ and \, as a backslash and a comma: one value, escaped.
+function fieldValue(value) {
+  return String(value).replace(/\\/g, "\\\\").replace(/,/g, "\\,");
+}
+
+function fieldText(value) {
+  return value === null ? "null" : String(value);
+}
+
+function showFieldFilters() {
+  const box = $("field-filters");
+  box.replaceChildren(...[...fieldFilters].map(([key, value]) => {
+    const chip = document.createElement("span");
+    chip.className = "chip active";
+    chip.setAttribute("role", "listitem");
+    chip.dataset.key = key;
+    chip.textContent = `${key}=${value} `;
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "remove";
+    remove.textContent = "×";
+    remove.setAttribute("aria-label", `Remove the filter ${key}=${value}`);
+    remove.addEventListener("click", () => { fieldFilters.delete(key); showFieldFilters(); search(true); });
+    chip.append(remove);
+    return chip;
+  }));
+  $("field-filters-wrap").hidden = fieldFilters.size === 0;
+}
+
+// Clicking an event's field narrows the search to it (another value of the same key replaces the one set).
+function filterOnField(key, value) {
+  fieldFilters.set(key, fieldValue(fieldText(value)));
+  showFieldFilters();
+  search(true);
+}
+
+// The fields extracted from a JSON or logfmt message (metadata.fields), as chips: key=value, click to filter;
+// by name, as the stored order is jsonb's (shortest key first).
+function fieldChips(fields) {
+  const box = document.createElement("div");
+  box.className = "chips event-fields";
+  for (const [key, value] of Object.entries(fields).sort(([a], [b]) => a.localeCompare(b))) {
+    if (key === "_truncated") continue;
+    const scalar = value === null || ["string", "number", "boolean"].includes(typeof value);
+    const text = `${key}=${scalar ? fieldText(value) : JSON.stringify(value)}`;
+    if (!scalar || value === "") { // arrays are not searched into, and an empty value filters nothing
+      box.append(Object.assign(document.createElement("span"), { className: "chip plain", textContent: text }));
+      continue;
+    }
+    const chip = document.createElement("button");
+    chip.type = "button";
+    chip.className = "chip";
+    chip.dataset.key = key;
+    chip.textContent = text;
+    chip.title = `Show only events with ${key}=${fieldText(value)}`;
+    chip.addEventListener("click", () => filterOnField(key, value));
+    box.append(chip);
+  }
+  return box;
 }
 
 function showCustom() {
@@ -216,6 +288,8 @@ function eventItem(event, fresh) {
   add("timestamp (UTC)", event.timestamp);
   add("organization", event.organization_id ?? "—");
   add("trace id", event.trace_id ?? "—");
+  const fields = event.metadata && event.metadata.fields;
+  if (fields && typeof fields === "object" && !Array.isArray(fields)) add("fields", fieldChips(fields));
   const metadata = document.createElement("pre");
   metadata.textContent = event.metadata ? JSON.stringify(event.metadata, null, 2) : "—";
   add("metadata", metadata);

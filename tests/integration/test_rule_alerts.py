@@ -1,0 +1,102 @@
+"""Alerts on log queries with real workers: the count table's owner exports each rule's matches over its window,
+the other worker none; a rules file that cannot be used stops a worker at start with the line and the reason."""
+
+from __future__ import annotations
+
+import subprocess
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.integration.test_http_api import call
+from tests.integration.test_metrics import scraped
+from tests.integration.test_multiworker import split_between
+from tests.integration.test_pipeline import row_count
+from tests.support.kafka import wait_for
+from tests.support.workers import Worker, WorkerFactory
+
+pytestmark = pytest.mark.integration
+RULES = """\
+rules:
+  - name: api_errors
+    level: ERROR
+    source: api
+    window: 10m
+  - name: http_500
+    fields: {status: 500}
+    q: failed
+    window: 1h
+"""
+
+
+def rule_series(worker: Worker) -> dict[str, float]:
+    with urllib.request.urlopen(worker.url + "/metrics", timeout=5) as response:
+        samples = scraped(response.read().decode())
+    return {key: value for key, value in samples.items() if key.startswith("logpipe_log_rule_matches{")}
+
+
+def owns_counts(worker: Worker) -> bool:
+    status, body = worker.get("/ready")
+    return status == 200 and body["partitions"].get("logs.counts") == [0]
+
+
+async def test_the_count_table_owner_exports_each_rule_s_matches_in_its_window(
+    workers: WorkerFactory, database_url: str, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES)
+    group = [workers.make(f"w{i}", LOG_RULES_FILE=str(rules), LOG_RULES_INTERVAL="1").start() for i in range(2)]
+    await wait_for(lambda: split_between(group), timeout=90, what="2 workers to split the partitions")
+    await wait_for(lambda: any(owns_counts(w) for w in group), timeout=60, what="an owner of the count table")
+    (owner,) = [w for w in group if owns_counts(w)]
+    (other,) = [w for w in group if w is not owner]
+
+    now = datetime.now(UTC)
+    recent, older = now.isoformat(), (now - timedelta(minutes=20)).isoformat()
+    events = [
+        {"level": "ERROR", "source": "api", "message": "status=500 msg=failed", "timestamp": recent},
+        {"level": "ERROR", "source": "api", "message": "upstream failed", "timestamp": recent},
+        {"level": "ERROR", "source": "api", "message": "status=404 msg=failed", "timestamp": recent},
+        {"level": "INFO", "source": "api", "message": '{"status": 500, "msg": "request failed"}', "timestamp": recent},
+        {"level": "INFO", "source": "web", "message": "status=500 msg=ok", "timestamp": recent},
+        {"level": "ERROR", "source": "db", "message": "status=500 msg=failed", "timestamp": recent},
+        {"level": "ERROR", "source": "api", "message": "status=500 msg=failed", "timestamp": older},  # 1 h, not 10 m
+    ]
+    status, body, _ = await call(http, "POST", f"{other.url}/api/v1/logs/batch", events)
+    assert status == 202, body
+    await wait_for(lambda: row_count(database_url) == len(events), timeout=60, what="the events stored")
+
+    expected = {'logpipe_log_rule_matches{rule="api_errors"}': 3.0, 'logpipe_log_rule_matches{rule="http_500"}': 4.0}
+    await wait_for(lambda: rule_series(owner) == expected, timeout=30, what=f"{expected} on the owner")
+    assert rule_series(other) == {}, "only the count table's owner exports the rules: one series per rule"
+    print(f"\n{owner.name} owns the count table and exports {rule_series(owner)}; {other.name} exports none")
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (
+            "rules:\n  - name: api_errors\n    window: 10m\n  - name: slow\n    level: ERROR\n    window: 5 minutes\n",
+            ":6:13: rule 'slow': window: must be a duration like 30s, 5m, 1h (got '5 minutes')",
+        ),
+        (None, ": cannot be read"),
+    ],
+)
+def test_a_rules_file_that_cannot_be_used_stops_the_worker_with_the_line_and_reason(
+    workers: WorkerFactory, tmp_path: Path, content: str | None, reason: str
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    if content is not None:
+        rules.write_text(content)
+    worker = workers.make(LOG_RULES_FILE=str(rules))
+    worker.start(wait_ready=False)
+    assert worker.process is not None
+    try:
+        worker.process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"a worker with a bad rules file kept running:\n{worker.log_tail()}")
+    assert worker.process.returncode != 0
+    assert f"{rules}{reason}" in worker.log_tail(300)
