@@ -115,7 +115,6 @@ def _responses(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     # A route that needs a role is also rate limited: 401, 403 and 429 come together.
     guarded = {401: ErrorOut, 403: ErrorOut, 429: ErrorOut} if route.role is not None else {}
-    produces = (op.produces,) if isinstance(op.produces, str) else op.produces
     for status, model in sorted({**op.responses, **guarded}.items()):
         produced = op.errors_produce if status >= 300 else op.produces
         types = (produced,) if isinstance(produced, str) else produced

@@ -10,10 +10,10 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.integration.test_console import browser, messages, shot  # noqa: F401 (browser: the fixture)
-from tests.integration.test_http_api import call, ready_worker
-from tests.integration.test_pipeline import query
-from tests.support.kafka import wait_for
+from tests.support.api import call
+from tests.support.browser import Screenshots, messages
+from tests.support.deadlines import wait_for
+from tests.support.rows import query
 from tests.support.workers import WorkerFactory
 
 pytestmark = pytest.mark.integration
@@ -23,9 +23,10 @@ async def test_field_chips_filter_the_search_and_the_url(
     workers: WorkerFactory,
     database_url: str,
     http: aiohttp.ClientSession,
-    browser: Browser,  # noqa: F811
+    browser: Browser,
+    screenshots: Screenshots,
 ) -> None:
-    api = ready_worker(workers).url
+    api = (await workers.ready()).url
     source = f"shop-{uuid.uuid4().hex[:6]}"
     now = datetime.now(UTC)
     lines = [
@@ -57,7 +58,7 @@ async def test_field_chips_filter_the_search_and_the_url(
     chips = first.locator(".event-fields .chip")
     await expect(chips).to_have_text(["path=/pay", "status=500", 'tags=["a","b"]', "user.id=u1"])
     await expect(first.locator("button.chip")).to_have_count(3)  # a list is shown, not searched into
-    await shot(page, "31-field-chips")
+    await screenshots.shot(page, "31-field-chips")
 
     await first.locator("button.chip", has_text="status=500").click()
     await expect(messages(page)).to_have_count(2)
@@ -65,7 +66,7 @@ async def test_field_chips_filter_the_search_and_the_url(
     await expect(page.locator("#field-filters .chip")).to_have_count(1)
     await expect(page.locator("#field-filters .chip")).to_contain_text("status=500")
     assert parse_qs(urlsplit(page.url).query)["field.status"] == ["500"]
-    await shot(page, "32-filtered-by-a-field")
+    await screenshots.shot(page, "32-filtered-by-a-field")
 
     # A second key narrows further; a value with a comma is one value, not "any of".
     third = page.locator("#events li", has_text="/pay, again")
@@ -79,7 +80,7 @@ async def test_field_chips_filter_the_search_and_the_url(
     await other.goto(page.url)
     await expect(messages(other)).to_have_text([lines[2]])
     await expect(other.locator("#field-filters .chip")).to_have_count(2)
-    await shot(other, "33-fields-from-the-url")
+    await screenshots.shot(other, "33-fields-from-the-url")
     await other.close()
 
     # Removing the chips widens the search again.
@@ -98,4 +99,4 @@ async def test_field_chips_filter_the_search_and_the_url(
     await page.locator("#events li").first.locator("button.chip", has_text="user.id=u1").click()
     await expect(messages(page)).to_have_text([lines[3]])  # status=404 and user.id=u1
     await expect(page.locator("#field-filters .chip")).to_have_count(2)
-    await shot(page, "34-two-fields")
+    await screenshots.shot(page, "34-two-fields")

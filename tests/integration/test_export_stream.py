@@ -3,6 +3,7 @@ leave and a PostgreSQL that goes away; and ``logpipe export`` writing them."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import os
@@ -18,12 +19,11 @@ import psutil
 import psycopg2
 import pytest
 
-from tests.integration.test_auth import ACME, GLOBEX, as_, secured_worker
-from tests.integration.test_faults import worker_cut_off_from_postgres
-from tests.integration.test_http_api import call, ready_worker
-from tests.integration.test_pipeline import query, row_count
-from tests.support.kafka import wait_for
-from tests.support.workers import Worker, WorkerFactory
+from tests.support.api import call
+from tests.support.deadlines import wait_for
+from tests.support.rows import query, row_count
+from tests.support.tenants import ACME, GLOBEX, as_, secured_worker
+from tests.support.workers import Worker, WorkerFactory, worker_cut_off_from_postgres
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +38,7 @@ async def export(http: aiohttp.ClientSession, url: str, key: str | None = None) 
 async def test_an_export_is_every_match_newest_first_of_one_tenant(
     workers: WorkerFactory, database_url: str, http: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
-    worker = secured_worker(workers)
+    worker = await secured_worker(workers)
     api = worker.url
     now = datetime.now(UTC)
     acme = [
@@ -155,8 +155,8 @@ def active_queries(database_url: str) -> int:
 async def test_an_export_holds_one_page_and_a_client_that_leaves_leaves_nothing_behind(
     workers: WorkerFactory, database_url: str, http: aiohttp.ClientSession
 ) -> None:
-    worker = ready_worker(workers, PG_POOL_SIZE="4")
-    seed(database_url)
+    worker = await workers.ready(PG_POOL_SIZE="4")
+    await asyncio.to_thread(seed, database_url)
     url = f"{worker.url}/api/v1/logs/export?source=seeded"
     assert await _read_all(http, url + "&field.n=1,2,3") == 3  # warm: every code path of an export loaded
     before = _rss_mb(worker)
@@ -180,7 +180,7 @@ async def test_an_export_holds_one_page_and_a_client_that_leaves_leaves_nothing_
         status, _, _ = await call(http, "GET", f"{worker.url}/api/v1/logs?source=seeded&limit=1")
         statuses.append(status)
     assert statuses == [200] * 6, "the pool still serves: no connection was kept by an export that was left"
-    assert worker.get("/ready")[0] == 200 and worker.process is not None and worker.process.poll() is None
+    assert (await worker.fetch("/ready"))[0] == 200 and worker.alive
     assert await _read_all(http, url + "&field.n=5") == 1
 
 
@@ -188,12 +188,12 @@ async def test_an_export_answers_503_or_ends_cut_when_postgres_goes_away(
     workers: WorkerFactory, database_url: str, http: aiohttp.ClientSession
 ) -> None:
     async with worker_cut_off_from_postgres(workers, database_url, PG_BREAKER_RESET="1") as (worker, proxy):
-        seed(database_url)
+        await asyncio.to_thread(seed, database_url)
         url = f"{worker.url}/api/v1/logs/export?source=seeded"
         async with http.get(url) as response:
             assert response.status == 200
             await response.content.readexactly(256 * 1024)
-            proxy.cut()
+            await proxy.cut()
             with pytest.raises(aiohttp.ClientPayloadError):  # never a clean end: the export is known to be cut
                 while await response.content.read(1 << 20):
                     pass
@@ -201,10 +201,10 @@ async def test_an_export_answers_503_or_ends_cut_when_postgres_goes_away(
 
         status, body, headers = await export(http, url)
         assert status == 503 and orjson.loads(body)["code"] == "database_unavailable" and "Retry-After" in headers
-        proxy.restore()
+        await proxy.restore()
 
         async def whole_again() -> bool:
-            return await _read_all(http, url + "&field.n=7") == 1 if worker.get("/ready")[0] == 200 else False
+            return await _read_all(http, url + "&field.n=7") == 1 if (await worker.fetch("/ready"))[0] == 200 else False
 
         await wait_for(whole_again, timeout=60, what="exports to work again")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,10 +10,10 @@ import aiohttp
 import orjson
 import pytest
 
-from tests.integration.test_auth import ACME, ADMIN, GLOBEX, as_, secured_worker
-from tests.integration.test_http_api import call
-from tests.integration.test_pipeline import query, row_count
-from tests.support.kafka import wait_for
+from tests.support.api import call
+from tests.support.deadlines import wait_for
+from tests.support.rows import query, row_count
+from tests.support.tenants import ACME, ADMIN, GLOBEX, as_, secured_worker
 from tests.support.workers import WorkerFactory
 
 pytestmark = pytest.mark.integration
@@ -23,7 +24,7 @@ def at(seconds_ago: int) -> str:
     return (NOW - timedelta(seconds=seconds_ago)).isoformat()
 
 
-ACME_EVENTS = [
+ACME_EVENTS: list[dict[str, Any]] = [
     {"message": '{"status": 500, "user": {"id": "u1"}, "msg": "boom"}', "source": "api", "level": "ERROR"},
     {"message": 'status=500 user.id=u2 msg="db down"', "source": "api", "level": "ERROR"},
     {"message": "status=404 path=/missing", "source": "api", "level": "WARN"},
@@ -42,13 +43,14 @@ async def messages(http: aiohttp.ClientSession, api: str, params: str, key: str 
 async def test_field_filters_find_json_logfmt_and_metadata_fields_of_one_tenant(
     workers: WorkerFactory, database_url: str, http: aiohttp.ClientSession
 ) -> None:
-    api = secured_worker(workers).url
+    api = (await secured_worker(workers)).url
     acme = [{**event, "timestamp": at(i)} for i, event in enumerate(ACME_EVENTS)]
     assert (await call(http, "POST", f"{api}/api/v1/logs/batch", acme, **as_(ACME)))[0] == 202
     globex = [{"message": "status=500 user.id=u1", "source": "api", "level": "ERROR", "timestamp": at(1)}]
     assert (await call(http, "POST", f"{api}/api/v1/logs/batch", globex, **as_(GLOBEX)))[0] == 202
     await wait_for(lambda: row_count(database_url) == 7, timeout=30, what="7 rows")
-    stored = query(database_url, "SELECT metadata FROM logs WHERE message = %s", ACME_EVENTS[1]["message"])
+    sql = "SELECT metadata FROM logs WHERE message = %s"
+    stored = await asyncio.to_thread(query, database_url, sql, ACME_EVENTS[1]["message"])
     assert stored == [({"fields": {"status": "500", "user.id": "u2", "msg": "db down"}},)], "extracted at ingest"
 
     json_500, logfmt_500, logfmt_404, json_200, prose, mail = (e["message"] for e in ACME_EVENTS)
@@ -86,7 +88,7 @@ async def test_field_filters_find_json_logfmt_and_metadata_fields_of_one_tenant(
 async def test_the_live_tail_follows_only_what_the_fields_match(
     workers: WorkerFactory, database_url: str, http: aiohttp.ClientSession
 ) -> None:
-    api = secured_worker(workers).url
+    api = (await secured_worker(workers)).url
     seen: list[dict[str, Any]] = []
     timeout = aiohttp.ClientTimeout(total=60)
     async with http.get(f"{api}/api/v1/logs/tail?field.status=500", timeout=timeout, **as_(ACME)) as response:

@@ -12,6 +12,7 @@ import orjson
 import pytest
 import yaml
 
+from tests.support.api import scraped
 from tests.support.deadlines import wait_for
 from tests.support.events import good_event
 from tests.support.kafka import produce
@@ -73,15 +74,6 @@ _NOT_METRICS = {
     "s",
     "up",
 }
-
-
-def scraped(text: str) -> dict[str, float]:
-    samples: dict[str, float] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            key, _, value = line.rpartition(" ")
-            samples[key] = float(value)
-    return samples
 
 
 def moved(samples: dict[str, float], wanted: str) -> bool:

@@ -3,19 +3,18 @@ the other worker none; a rules file that cannot be used stops a worker at start 
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from tests.integration.test_http_api import call
-from tests.integration.test_metrics import scraped
-from tests.integration.test_multiworker import split_between
-from tests.integration.test_pipeline import row_count
-from tests.support.kafka import wait_for
+from tests.support.api import call, scraped
+from tests.support.deadlines import wait_for
+from tests.support.groups import split_between
+from tests.support.rows import row_count
 from tests.support.workers import Worker, WorkerFactory
 
 pytestmark = pytest.mark.integration
@@ -32,14 +31,14 @@ rules:
 """
 
 
-def rule_series(worker: Worker) -> dict[str, float]:
-    with urllib.request.urlopen(worker.url + "/metrics", timeout=5) as response:
-        samples = scraped(response.read().decode())
+async def rule_series(http: aiohttp.ClientSession, worker: Worker) -> dict[str, float]:
+    async with http.get(worker.url + "/metrics") as response:
+        samples = scraped(await response.text())
     return {key: value for key, value in samples.items() if key.startswith("logpipe_log_rule_matches{")}
 
 
-def owns_counts(worker: Worker) -> bool:
-    status, body = worker.get("/ready")
+async def owns_counts(worker: Worker) -> bool:
+    status, body = await worker.fetch("/ready")
     return status == 200 and body["partitions"].get("logs.counts") == [0]
 
 
@@ -47,11 +46,18 @@ async def test_the_count_table_owner_exports_each_rule_s_matches_in_its_window(
     workers: WorkerFactory, database_url: str, http: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
     rules = tmp_path / "rules.yaml"
-    rules.write_text(RULES)
-    group = [workers.make(f"w{i}", LOG_RULES_FILE=str(rules), LOG_RULES_INTERVAL="1").start() for i in range(2)]
+    await asyncio.to_thread(rules.write_text, RULES)
+    group = [await workers.start(f"w{i}", LOG_RULES_FILE=str(rules), LOG_RULES_INTERVAL="1") for i in range(2)]
     await wait_for(lambda: split_between(group), timeout=90, what="2 workers to split the partitions")
-    await wait_for(lambda: any(owns_counts(w) for w in group), timeout=60, what="an owner of the count table")
-    (owner,) = [w for w in group if owns_counts(w)]
+
+    async def owners() -> list[Worker]:
+        return [w for w in group if await owns_counts(w)]
+
+    async def one_owner() -> bool:
+        return len(await owners()) == 1
+
+    await wait_for(one_owner, timeout=60, what="an owner of the count table")
+    (owner,) = await owners()
     (other,) = [w for w in group if w is not owner]
 
     now = datetime.now(UTC)
@@ -70,9 +76,13 @@ async def test_the_count_table_owner_exports_each_rule_s_matches_in_its_window(
     await wait_for(lambda: row_count(database_url) == len(events), timeout=60, what="the events stored")
 
     expected = {'logpipe_log_rule_matches{rule="api_errors"}': 3.0, 'logpipe_log_rule_matches{rule="http_500"}': 4.0}
-    await wait_for(lambda: rule_series(owner) == expected, timeout=30, what=f"{expected} on the owner")
-    assert rule_series(other) == {}, "only the count table's owner exports the rules: one series per rule"
-    print(f"\n{owner.name} owns the count table and exports {rule_series(owner)}; {other.name} exports none")
+
+    async def owner_exports() -> bool:
+        return await rule_series(http, owner) == expected
+
+    await wait_for(owner_exports, timeout=30, what=f"{expected} on the owner")
+    assert await rule_series(http, other) == {}, "only the count table's owner exports the rules: one series per rule"
+    print(f"\n{owner.name} owns the count table and exports {expected}; {other.name} exports none")
 
 
 @pytest.mark.parametrize(

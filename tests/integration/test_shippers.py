@@ -67,7 +67,7 @@ async def test_the_opentelemetry_sdk_exports_logs_with_the_trace_they_were_writt
     trace_id = await asyncio.to_thread(log_in_a_span)
     await asyncio.to_thread(provider.shutdown)
     await wait_for(lambda: bool(rows(database_url, "checkout")), timeout=30, what="the SDK's record as a row")
-    [(level, message, stored_trace, metadata)] = rows(database_url, "checkout")
+    [(level, message, stored_trace, metadata)] = await asyncio.to_thread(rows, database_url, "checkout")
     assert (level, message, stored_trace) == ("ERROR", "payment p-7 declined", trace_id)
     assert metadata["order.id"] == "o-1" and metadata["deployment.environment"] == "test"
     assert metadata["service.name"] == "checkout" and len(metadata["span_id"]) == 16
@@ -96,7 +96,10 @@ async def test_otlp_json_answers_partial_success_and_the_spec_status(
     assert body["partialSuccess"]["rejectedLogRecords"] == "1"
     assert "record 1: body" in body["partialSuccess"]["errorMessage"]
     await wait_for(lambda: len(rows(database_url, "node-1")) == 2, timeout=30, what="the two good records")
-    assert [(r[0], r[1]) for r in rows(database_url, "node-1")] == [("WARN", "disk 91% full"), ("INFO", '{"k":3}')]
+    assert [(r[0], r[1]) for r in (await asyncio.to_thread(rows, database_url, "node-1"))] == [
+        ("WARN", "disk 91% full"),
+        ("INFO", '{"k":3}'),
+    ]
 
     status, body, _ = await call(
         http, "POST", worker.url + "/v1/logs", b"{not json", headers={"Content-Type": "application/json"}
@@ -130,8 +133,8 @@ async def test_loki_push_json_and_snappy_protobuf(
     status, _, _ = await call(http, "POST", url, body, headers={"Content-Type": "application/x-protobuf"})
     assert status == 204
     await wait_for(lambda: row_count(database_url) == 3, timeout=30, what="three Loki entries as rows")
-    assert rows(database_url, "promtail") == [("ERROR", "boom", None, {"env": "prod"})]
-    api = rows(database_url, "api")
+    assert (await asyncio.to_thread(rows, database_url, "promtail")) == [("ERROR", "boom", None, {"env": "prod"})]
+    api = await asyncio.to_thread(rows, database_url, "api")
     assert [(r[0], r[1]) for r in api] == [("WARN", "slow request"), ("WARN", "user=u1 status=500")]
     assert api[1][3] == {"pod": "api-1", "fields": {"user": "u1", "status": "500"}}
 
@@ -178,8 +181,8 @@ async def test_elasticsearch_clients_probe_then_bulk(
         assert body["items"][2]["index"]["_id"] == resent
         assert "message" in body["items"][3]["create"]["error"]["reason"]
     await wait_for(lambda: row_count(database_url) == 3, timeout=30, what="the login twice and the resent once")
-    assert {(r[0], r[1]) for r in rows(database_url, "auth")} == {("WARN", "login")}
-    assert query(database_url, "SELECT count(*) FROM logs WHERE id = %s", resent) == [(1,)]
+    assert {(r[0], r[1]) for r in (await asyncio.to_thread(rows, database_url, "auth"))} == {("WARN", "login")}
+    assert await asyncio.to_thread(query, database_url, "SELECT count(*) FROM logs WHERE id = %s", resent) == [(1,)]
 
 
 async def test_pythons_http_handler_posts_a_record_as_it_is(workers: WorkerFactory, database_url: str) -> None:
@@ -198,7 +201,7 @@ async def test_pythons_http_handler_posts_a_record_as_it_is(workers: WorkerFacto
 
     await asyncio.to_thread(send)
     await wait_for(lambda: bool(rows(database_url, "billing")), timeout=30, what="the handler's record as a row")
-    [(level, message, _, metadata)] = rows(database_url, "billing")
+    [(level, message, _, metadata)] = await asyncio.to_thread(rows, database_url, "billing")
     assert (level, message) == ("WARN", "invoice i-9 is 3 days late")
     assert metadata["funcName"] and metadata["lineno"]
 

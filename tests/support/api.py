@@ -28,3 +28,13 @@ async def metric(http: aiohttp.ClientSession, base_url: str, sample: str) -> flo
             if line.startswith(sample + " "):
                 return float(line.rsplit(" ", 1)[1])
     return None
+
+
+def scraped(text: str) -> dict[str, float]:
+    """Every sample of a ``/metrics`` page, ``name{labels}`` as exported -> value."""
+    samples: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            samples[key] = float(value)
+    return samples

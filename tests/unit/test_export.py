@@ -10,7 +10,6 @@ from typing import Any
 
 import orjson
 import pytest
-from multidict import MultiDict
 
 from app.domain.export import (
     CSV_COLUMNS,
@@ -27,6 +26,7 @@ from app.domain.export import (
 from app.domain.query import Cursor, LogQuery
 from app.errors import QueryError
 from app.web.schemas import EventOut
+from tests.support.params import query_params
 
 ID = uuid.UUID("0b5d2c1e-8f3a-4b7c-9d2e-1f0a3b4c5d6e")
 
@@ -138,10 +138,10 @@ def test_a_whole_export_reads_back() -> None:
 
 
 def test_format_is_ndjson_unless_csv_is_asked_for() -> None:
-    assert parse_format(MultiDict()) == "ndjson"
-    assert parse_format(MultiDict({"format": "csv"})) == "csv"
+    assert parse_format(query_params()) == "ndjson"
+    assert parse_format(query_params({"format": "csv"})) == "csv"
     with pytest.raises(QueryError) as caught:
-        parse_format(MultiDict({"format": "xlsx"}))
+        parse_format(query_params({"format": "xlsx"}))
     assert (caught.value.field, caught.value.rule) == ("format", "one_of")
 
 

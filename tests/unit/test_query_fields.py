@@ -6,20 +6,21 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from multidict import MultiDict
 
 from app.domain.field_filters import FieldFilter
 from app.domain.histogram import histogram_sql, parse_histogram
-from app.domain.query import Cursor, LogQuery, QueryError, parse_query
+from app.domain.query import Cursor, LogQuery, parse_query
 from app.domain.query_sql import count_sql, select_sql, window_count_sql
 from app.domain.query_walks import GIN_WINDOWS, PREFILTERED_SCAN_FACTOR, first_scan, gin_windows, recent_sql
+from app.errors import QueryError
+from tests.support.params import query_params
 
 GIN_ORDER = "ORDER BY (\"timestamp\" + interval '0 s') DESC, id DESC"
 CONTAINS = "metadata @> ANY(%(field0)s::jsonb[])"
 
 
 def q(*pairs: tuple[str, str]) -> LogQuery:
-    return parse_query(MultiDict(pairs))
+    return parse_query(query_params(pairs))
 
 
 def test_field_parameters_become_the_query_s_field_filters() -> None:
@@ -79,7 +80,7 @@ def test_a_count_with_fields_lets_the_gin_index_find_the_matches() -> None:
 def test_the_histogram_counts_only_what_the_fields_match() -> None:
     now = datetime(2026, 1, 2, tzinfo=UTC)
     query = q(("field.status", "500"))
-    sql, args = histogram_sql(query, parse_histogram(MultiDict(), query, now))
+    sql, args = histogram_sql(query, parse_histogram(query_params(), query, now))
     assert CONTAINS in sql and "field0" in args
 
 
