@@ -54,6 +54,8 @@ def test_bench_smoke(tmp_path: Path, postgres_server: Any) -> None:
         "kafka_path_events_per_s",
         "kafka_path_vs_copy",
         "http_batch_events_per_s",
+        "otlp_batch_events_per_s",
+        "loki_batch_events_per_s",
         "single_post_p99_ms",
         "e2e_p99_ms",
         "query_worst_p95_ms",
@@ -64,6 +66,7 @@ def test_bench_smoke(tmp_path: Path, postgres_server: Any) -> None:
     }
     assert all(value > 0 for value in summary.values())
     figures = ("logs.raw -> PostgreSQL", "HTTP batch -> PostgreSQL", "single POST", "end to end", "worker RSS")
-    for figure in (*figures, "field filters: worst p95", "export: organization"):
+    shippers = ("OTLP protobuf batch -> PostgreSQL", "Loki protobuf batch -> PostgreSQL")
+    for figure in (*figures, *shippers, "field filters: worst p95", "export: organization"):
         assert figure in result.stdout
     assert "profile of the worker during kafka_path" in result.stdout or "profile of kafka_path" in result.stdout

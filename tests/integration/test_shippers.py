@@ -8,6 +8,7 @@ the protocol's own refusal naming the field and the rule.
 from __future__ import annotations
 
 import asyncio
+import base64
 import gc
 import gzip
 import logging
@@ -26,6 +27,7 @@ from app.domain.protocols.loki_pb import PushRequest
 from tests.support.api import call
 from tests.support.deadlines import wait_for
 from tests.support.rows import query, row_count
+from tests.support.tenants import ACME, GLOBEX, secured_worker
 from tests.support.workers import WorkerFactory
 
 pytestmark = pytest.mark.integration
@@ -218,3 +220,33 @@ async def test_timestamps_far_ahead_or_past_retention_are_refused_by_rule(
             "rule": rule,
             "message": body["errors"][0]["message"],
         }
+
+
+async def test_each_shipper_presents_its_key_its_own_way_and_writes_only_its_organization(
+    workers: WorkerFactory, database_url: str, http: aiohttp.ClientSession
+) -> None:
+    worker = await secured_worker(workers)
+    now = str(time.time_ns())
+    record = {"timeUnixNano": now, "body": {"stringValue": "otlp"}}
+    service = {"attributes": [{"key": "service.name", "value": {"stringValue": "o"}}]}
+    otlp = {"resourceLogs": [{"resource": service, "scopeLogs": [{"logRecords": [record]}]}]}
+    bearer = {"Authorization": f"Bearer {ACME}", "Content-Type": "application/json"}
+    assert (await call(http, "POST", worker.url + "/v1/logs", otlp, headers=bearer))[0] == 200
+    credentials = base64.b64encode(f"promtail:{GLOBEX}".encode()).decode()
+    basic = {"Authorization": f"Basic {credentials}", "Content-Type": "application/json"}
+    push = {"streams": [{"stream": {"job": "l"}, "values": [[now, "loki"]]}]}
+    assert (await call(http, "POST", worker.url + "/loki/api/v1/push", push, headers=basic))[0] == 204
+    other_org = {"X-Scope-OrgID": "acme", "Content-Type": "application/json", **basic}
+    async with http.post(worker.url + "/loki/api/v1/push", data=orjson.dumps(push), headers=other_org) as r:
+        assert r.status == 403 and "may only write organization 'globex'" in await r.text()
+    api_key = base64.b64encode(f"beats:{ACME}".encode()).decode()
+    bulk = b'{"create":{}}\n{"message":"es","service":"e"}\n'
+    es_headers = {"Authorization": f"ApiKey {api_key}", "Content-Type": "application/x-ndjson"}
+    status, body, _ = await call(http, "POST", worker.url + "/_bulk", bulk, headers=es_headers)
+    assert status == 200 and body["errors"] is False
+    assert (await call(http, "POST", worker.url + "/_bulk", bulk, headers={"Content-Type": "application/x-ndjson"}))[
+        0
+    ] == 401
+    await wait_for(lambda: row_count(database_url) == 3, timeout=30, what="one row from each shipper")
+    stored = await asyncio.to_thread(query, database_url, "SELECT source, organization_id FROM logs ORDER BY source")
+    assert stored == [("e", "acme"), ("l", "globex"), ("o", "acme")]

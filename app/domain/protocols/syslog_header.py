@@ -54,5 +54,6 @@ def decode_text(raw: bytes) -> str:
 
 
 def decode_msg(raw: bytes) -> str:
-    """MSG bytes as text: a leading UTF-8 BOM dropped (RFC 5424 6.4), then :func:`decode_text`."""
-    return decode_text(raw.removeprefix(_BOM))
+    """MSG bytes as text: a leading UTF-8 BOM dropped (RFC 5424 6.4), then :func:`decode_text`, without the
+    spaces it begins with (rsyslog's ``msg`` keeps the one that followed the tag, and forwards it)."""
+    return decode_text(raw.removeprefix(_BOM).lstrip(b" "))
