@@ -9,6 +9,8 @@ what to fix, and a dead letter says exactly why it is one.
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final
@@ -91,6 +93,25 @@ Source = Annotated[str, _printable_text(SOURCE_MAX_CHARS)]
 OptionalName = Annotated[str | None, _printable_text(ID_MAX_CHARS)]
 
 
+def time_ordered_id(milliseconds: int, entropy: bytes) -> uuid.UUID:
+    """A UUID in version 7's layout (RFC 9562): 48 bits of Unix milliseconds, then 74 bits of ``entropy``.
+
+    Ids that sort by time put each new row at the end of the ``(id,
+    timestamp)`` primary key instead of on a random page of it: on a table
+    of millions of rows the random UUIDs' inserts each read and dirty a page
+    that is rarely in memory.
+    """
+    raw = bytearray(max(milliseconds, 0).to_bytes(6, "big") + entropy[:10])
+    raw[6] = 0x70 | (raw[6] & 0x0F)
+    raw[8] = 0x80 | (raw[8] & 0x3F)
+    return uuid.UUID(bytes=bytes(raw))
+
+
+def new_id() -> uuid.UUID:
+    """The id of an event received without one: now, then randomness."""
+    return time_ordered_id(time.time_ns() // 1_000_000, os.urandom(10))
+
+
 class LogEvent(BaseModel):
     """A structured log event, normalised.
 
@@ -100,7 +121,7 @@ class LogEvent(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True, validate_by_name=True, validate_by_alias=True)
 
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, description="Idempotency key; assigned when absent.")
+    id: uuid.UUID = Field(default_factory=new_id, description="Idempotency key; assigned when absent (time-ordered).")
     timestamp: datetime = Field(
         default_factory=lambda: datetime.now(UTC),
         description="ISO 8601; no zone means UTC; default: time of receipt.",
@@ -227,15 +248,16 @@ def parse_event(data: Any, *, default_id: uuid.UUID | None = None, received_at: 
 
 
 def kafka_record_id(topic: str, partition: int, offset: int, timestamp_ms: int, value: bytes) -> uuid.UUID:
-    """The id of an event read from a Kafka record that carried none.
+    """The id of an event read from a Kafka record that carried none: the record's time, then a hash of where
+    it was and what it held.
 
     The same record read again gives the same id; the timestamp and value are
     part of it because offsets start again at 0 when a topic is re-created.
     """
-    digest = hashlib.sha1(  # noqa: S324 - a name-based UUID (version 5), not a security digest
+    digest = hashlib.sha1(  # noqa: S324 - a name-based id, not a security digest
         _KAFKA_ID_NAMESPACE.bytes + f"{topic}/{partition}/{offset}/{timestamp_ms}/".encode() + value
     ).digest()
-    return uuid.UUID(bytes=digest[:16], version=5)
+    return time_ordered_id(timestamp_ms, digest)
 
 
 def event_json_schema() -> dict[str, Any]:

@@ -49,7 +49,16 @@ def test_id_assigned_when_absent_and_kept_when_given() -> None:
     derived = kafka_record_id("logs.raw", 3, 42, 1_700_000_000_000, b"{}")
     assert parse_event(BASE, default_id=derived).id == derived
     assert derived == kafka_record_id("logs.raw", 3, 42, 1_700_000_000_000, b"{}")
-    assert derived.version == 5
+    assert derived.version == 7 and derived.bytes[:6] == (1_700_000_000_000).to_bytes(6, "big"), "the record's time"
+
+
+def test_ids_sort_by_the_time_they_were_made() -> None:
+    ids = [parse_event(BASE).id for _ in range(50)]
+    assert all(i.version == 7 for i in ids)
+    assert [i.bytes[:6] for i in ids] == sorted(i.bytes[:6] for i in ids), "the primary key grows at its end"
+    earlier = kafka_record_id("logs.raw", 0, 0, 1_700_000_000_000, b"{}")
+    later = kafka_record_id("logs.raw", 0, 0, 1_700_000_000_001, b"{}")
+    assert earlier < later
 
 
 @pytest.mark.parametrize(
