@@ -95,9 +95,12 @@ async def test_a_worker_joining_later_gets_partitions(workers: WorkerFactory, da
         # gets logs.raw (validate group) partitions and standby replicas, and logs.events stays.
         raw = [await owned(w, "logs.raw") for w in everyone]
         events = sorted([p for w in everyone for p in await owned(w)])
-        return all(raw) and sorted(p for share in raw for p in share) == ALL and events == ALL
+        split = all(raw) and sorted(p for share in raw for p in share) == ALL and events == ALL
+        # Ready too: /ready answers 200 only once a worker knows where the count table lives, so a
+        # newcomer that got its partitions may still answer stats 503 "rebalancing" until then.
+        return split and all([(await w.fetch("/ready"))[0] == 200 for w in everyone])
 
-    took = await wait_for(rebalanced, timeout=90, what="the third worker to get partitions")
+    took = await wait_for(rebalanced, timeout=90, what="the third worker to get partitions and every worker ready")
     await produce(workers.bootstrap, "logs.raw", [good_event(i) for i in range(2000, 3000)])
     await wait_for(lambda: row_count(database_url) >= 3000, timeout=90, what="3,000 rows")
     await wait_drained(workers.bootstrap, workers.app_id)
