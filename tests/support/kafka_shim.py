@@ -53,6 +53,7 @@ class KafkaShim:
             self._loop.call_soon_threadsafe(self._server.close)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+        self._loop.close()  # its self-pipe is a socket pair: left open, it is reported in whichever test runs next
 
     async def _listen(self) -> None:
         self._server = await asyncio.start_server(self._connection, "127.0.0.1", self.port)
