@@ -116,6 +116,11 @@ class LogpipeApp(faust.App):
         await super().on_started()
         runtime.apply()
 
+    async def on_stop(self) -> None:
+        # Before the web server stops: it waits for open responses, and a live tail never ends by itself.
+        self.services.tail_hub.close()
+        await super().on_stop()
+
     def _new_transport(self) -> TransportT:
         wait_ms = fetch_max_wait_ms(self.settings.broker_fetch_max_wait)
         waiting = type("FetchWaitSet", (FetchWait,), {"thread_class": waiting_thread_class(wait_ms)})

@@ -89,6 +89,19 @@ class TailHub:
             self.subscribers.discard(subscriber)
             TAIL_CLIENTS.dec()
 
+    def close(self) -> None:
+        """End every live tail now: each handler is handed the end (``None``) ahead of what it had not sent.
+
+        A stopping worker would otherwise wait for its tail clients, whose
+        streams never end by themselves, before it lets go of its port. They
+        reconnect to another worker, as an EventSource does by itself.
+        """
+        for subscriber in list(self.subscribers):
+            while not subscriber.queue.empty():
+                subscriber.queue.get_nowait()
+            subscriber.queue.put_nowait(None)
+        self.subscribers.clear()
+
     def publish(self, events: list[dict[str, Any]]) -> None:
         for subscriber in list(self.subscribers):
             if subscriber.dropped:

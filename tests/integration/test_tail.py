@@ -114,3 +114,21 @@ async def test_logpipe_tail_prints_new_matching_events(workers: WorkerFactory) -
         with contextlib.suppress(ProcessLookupError):
             proc.terminate()
         await asyncio.wait_for(proc.wait(), 10)
+
+
+async def test_a_stopping_worker_ends_its_tails_at_once(workers: WorkerFactory) -> None:
+    """A live tail never ends by itself; a worker asked to stop ends it rather than wait for the client."""
+    worker = await workers.start()
+    assert worker.process is not None
+    async with aiohttp.ClientSession() as http, http.get(f"{worker.url}/api/v1/logs/tail") as tail:
+        assert (await asyncio.wait_for(tail.content.readline(), 15)).startswith(b": listening")
+        asked = time.monotonic()
+        worker.process.terminate()
+        with contextlib.suppress(aiohttp.ClientPayloadError):  # ended with the connection, or cleanly
+            while await asyncio.wait_for(tail.content.readline(), 5):
+                pass
+        ended = time.monotonic() - asked
+    await asyncio.to_thread(worker.process.wait, 10)
+    stopped = time.monotonic() - asked
+    assert ended < 5
+    print(f"\nthe tail ended {ended * 1000:.0f} ms after the worker was asked to stop; it exited after {stopped:.1f}s")
