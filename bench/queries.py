@@ -12,36 +12,59 @@ import psycopg2
 
 from bench.paths import percentiles
 
+# Ids laid out as the worker makes them (time-ordered, version 7: the row's milliseconds, then a hash),
+# so the primary key grows as it does in production.
 _SEED = """
 INSERT INTO logs (id, "timestamp", level, message, source, organization_id, metadata)
-SELECT gen_random_uuid(),
-       now() - (i * interval '1 second' * %(spread)s),
-       (ARRAY['TRACE','DEBUG','INFO','WARN','ERROR','FATAL'])[1 + mod(i, 6)],
-       (ARRAY['request served', 'connection timeout to db', 'user logged in', 'cache miss',
-              'payment declined', 'disk almost full', 'retrying upstream call'])[1 + mod(i / 7, 7)] || ' #' || i,
-       'svc-' || mod(i, 200),
-       'org-' || mod(i, 50),
-       -- fields as ingest extracts them: status 500 in one row of 10, each user.id in one row of 100,000
-       jsonb_build_object('n', i, 'fields', jsonb_build_object(
-           'status', (ARRAY[200, 200, 200, 200, 200, 200, 200, 404, 500, 503])[1 + mod(i, 10)],
-           'user.id', 'u' || mod(i, 100000)))
-FROM generate_series(%(first)s, %(last)s) AS i
+SELECT (lpad(to_hex((extract(epoch FROM t) * 1000)::bigint), 12, '0') || '7' || substr(h, 1, 3) || '8'
+        || substr(h, 4, 15))::uuid,
+       t, level, message, source, organization_id, metadata
+FROM (
+  SELECT %(newest)s::timestamptz - (i * interval '1 second' * %(spread)s) AS t,
+         md5(%(salt)s || i::text) AS h,
+         (ARRAY['TRACE','DEBUG','INFO','WARN','ERROR','FATAL'])[1 + mod(i, 6)] AS level,
+         (ARRAY['request served', 'connection timeout to db', 'user logged in', 'cache miss',
+                'payment declined', 'disk almost full', 'retrying upstream call'])[1 + mod(i / 7, 7)] || ' #' || i
+           AS message,
+         'svc-' || mod(i, 200) AS source,
+         'org-' || mod(i, 50) AS organization_id,
+         -- fields as ingest extracts them: status 500 in one row of 10, each user.id in one row of 100,000
+         jsonb_build_object('n', i, 'fields', jsonb_build_object(
+             'status', (ARRAY[200, 200, 200, 200, 200, 200, 200, 404, 500, 503])[1 + mod(i, 10)],
+             'user.id', 'u' || mod(i, 100000))) AS metadata
+  FROM generate_series(%(first)s, %(last)s) AS i
+  ORDER BY i DESC
+) AS seeded
 """
 
 
-def seed(database_url: str, rows: int, chunk: int = 1_000_000) -> float:
-    """Load ``rows`` rows generated server-side (faster than any client-side COPY), then ANALYZE."""
+def seed(database_url: str, rows: int, chunk: int = 1_000_000) -> dict[str, Any]:
+    """Load ``rows`` rows generated server-side (faster than any client-side COPY) into today, then ANALYZE.
+
+    Every seeded row is of today, the day the pipeline writes into: with
+    daily partitions, what a new row's insert meets is today's partition,
+    so this is the table size the write figures are about (a store taking
+    120 events/s fills one this size a day). They end a minute before the
+    seed starts, oldest first, spread back to at most midnight.
+    """
     started = time.perf_counter()
+    now = datetime.now(UTC)
+    newest = now - timedelta(minutes=1)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    spread = max((newest - midnight).total_seconds(), 1.0) / max(rows, 1)
     conn = psycopg2.connect(database_url)
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute("SET maintenance_work_mem = '512MB'")
-        spread = max(6 * 24 * 3600 / max(rows, 1), 0.001)  # six days of logs: inside the retention window
-        for first in range(1, rows + 1, chunk):
-            cur.execute(_SEED, {"spread": spread, "first": first, "last": min(first + chunk - 1, rows)})
+        salt = now.isoformat()
+        for last in range(rows, 0, -chunk):  # oldest chunk first, as time would have written them
+            first = max(last - chunk + 1, 1)
+            cur.execute(_SEED, {"newest": newest, "spread": spread, "first": first, "last": last, "salt": salt})
         cur.execute("VACUUM ANALYZE logs")
+        cur.execute('SELECT count(*) FROM logs WHERE "timestamp" >= %s', (midnight,))
+        (today,) = cur.fetchone()
     conn.close()
-    return time.perf_counter() - started
+    return {"seconds": time.perf_counter() - started, "rows": rows, "today_rows": today}
 
 
 def analyze(database_url: str) -> None:
