@@ -37,6 +37,7 @@ AREAS = (
     ("opentelemetry", "tracing"),
     ("prometheus_client", "metrics"),
     ("/app/", "logpipe code"),
+    ("(app/", "logpipe code"),  # py-spy names the files of the working directory relative to it
     ("asyncio", "event loop (asyncio)"),
 )
 
