@@ -211,3 +211,20 @@ def test_any_object_maps_without_raising_and_the_model_decides(document: dict[st
         parse_event(event)
     except InvalidEvent:
         pass
+
+
+_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=6,
+)
+_NATIVE = ("id", "timestamp", "level", "message", "source", "trace_id", "organization_id", "metadata")
+
+
+@given(st.dictionaries(st.sampled_from(_NATIVE), _JSON | st.just("x\r\n") | st.just(1714557600)))
+def test_an_event_in_logpipes_own_names_maps_as_the_aliases_would(document: dict[str, Any]) -> None:
+    """The shortcut for events that use only logpipe's names gives what the full mapping gives."""
+    from app.domain.protocols.shapes import _mapped
+
+    assert from_shipper(dict(document), native=True) == _mapped(dict(document), native=True)
