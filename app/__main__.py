@@ -4,10 +4,6 @@ from __future__ import annotations
 
 
 def main() -> None:
-    from app.ops import runtime
-    from app.settings import get_settings
-
-    runtime.use_event_loop(get_settings().event_loop)
     from app.app import app
 
     app.main()

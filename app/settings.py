@@ -248,13 +248,6 @@ class Settings(BaseSettings):
         "otlp", description="TRACING_EXPORTER: otlp (OTEL_EXPORTER_OTLP_* configure it), console, or file:PATH."
     )
 
-    # -- runtime ---------------------------------------------------------------------
-    event_loop: Literal["uvloop", "asyncio"] = Field(
-        "uvloop",
-        description="EVENT_LOOP of the worker: uvloop (default; the same work for less CPU and a shorter tail "
-        "than asyncio's own) or asyncio.",
-    )
-
     # -- logging ---------------------------------------------------------------------
     log_level: str = Field("info", description="LOG_LEVEL of the worker.")
     log_format: Literal["json", "text"] = Field(

@@ -21,9 +21,6 @@ def worker(ctx: click.Context) -> None:
     Example:
       logpipe worker --loglevel info --web-port 6067
     """
-    from app.ops import runtime
-
-    runtime.use_event_loop(get_settings().event_loop)
     from app.app import app
 
     sys.argv = ["logpipe", "worker", *ctx.args]

@@ -18,14 +18,6 @@ that arrives while the consumer thread runs waits up to 5 ms, and more than
 once on its way through. At 1 ms, measured back to back twice: end-to-end
 p99 at 5,000 events/s 495 and 1,242 ms -> 148 and 162 ms, single-POST p99
 at 500 req/s 726 and 175 ms -> 46 and 24 ms, throughput within the noise.
-
-**The event loop.** uvloop (libuv) runs the same asyncio code with less
-CPU per socket operation, and a worker spends a fifth to a third of its
-time in the loop and its socket writes (py-spy, single POSTs and
-``logs.raw``). Measured back to back, one worker, rate limits on,
-single-POST p99 at 500 / 1,000 / 1,500 req/s: asyncio 24 / 61 / 194 ms,
-uvloop 16 / 33 / 133 ms. ``EVENT_LOOP=asyncio`` goes back to the standard
-loop.
 """
 
 from __future__ import annotations
@@ -34,15 +26,8 @@ import gc
 import sys
 from typing import Final
 
-import mode.loop
-
 THRESHOLDS: Final = (20_000, 50, 100)
 SWITCH_INTERVAL: Final = 0.001
-
-
-def use_event_loop(name: str) -> None:
-    """Make ``name`` ("uvloop" or "asyncio") the loop of every thread; call before anything creates one."""
-    mode.loop.use("uvloop" if name == "uvloop" else "aio")
 
 
 def apply() -> None:
