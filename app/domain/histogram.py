@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -24,6 +24,12 @@ MAX_BUCKETS: Final = 2000  # a chart cannot show more; more would only cost Post
 DEFAULT_RANGE: Final = timedelta(hours=24)
 _INTERVAL: Final = re.compile(r"(\d{1,9})([smhd])")
 _UNIT_SECONDS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# A row's (or a minute counter's) bucket, aligned to the epoch: date_bin is integer arithmetic, where
+# extract(epoch ...) is numeric (on 186,600 counters: most of the statement's 118 ms). Only the
+# buckets found are turned into epoch seconds, after grouping.
+_ROW_BUCKET: Final = "date_bin(make_interval(secs => %(step)s), \"timestamp\", 'epoch'::timestamptz)"
+_MINUTE_BUCKET: Final = "date_bin(make_interval(secs => %(step)s), minute, 'epoch'::timestamptz)"
+_EPOCH: Final = "extract(epoch FROM bucket)::bigint"
 # "auto" rounds to one of these, so bucket edges fall on whole minutes and hours.
 _NICE_SECONDS: Final = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
 
@@ -76,7 +82,35 @@ def bucket_count(histogram: Histogram) -> int:
 
 
 def histogram_sql(query: LogQuery, histogram: Histogram) -> tuple[str, dict[str, Any]]:
-    """Counts per bucket (its start, as epoch seconds) and level of the rows the query's filters match."""
+    """Counts per bucket (its start, as epoch seconds) and level of the rows the query's filters match.
+
+    Whole minutes come from ``log_volume`` (per minute, organization, source
+    and level, kept by PostgreSQL's triggers; migration 007) when every
+    filter is one it keeps and a bucket is whole minutes: only the range's
+    ragged edges, less than a minute each, are counted row by row. Text and
+    field filters count the rows themselves.
+    """
+    first, last = _whole_minutes(histogram)
+    if query.text is not None or query.fields or histogram.seconds % 60 or first >= last:
+        return histogram_sql_from_rows(query, histogram)
+    conditions, args = _where(replace(query, start=None, end=None, cursor=None))
+    kept = "".join(f" AND {c}" for c in conditions)
+    args |= {"step": histogram.seconds, "start": histogram.start, "end": histogram.end, "first": first, "last": last}
+    # Only constants are interpolated into the SQL text; every value is a parameter.
+    rows = f"SELECT {_ROW_BUCKET} AS bucket, level, count(*) AS n FROM logs WHERE"  # noqa: S608
+    sql = (
+        f"SELECT {_EPOCH}, level, sum(n) FROM ("  # noqa: S608
+        f" SELECT {_MINUTE_BUCKET} AS bucket, level, n FROM log_volume"
+        f" WHERE minute >= %(first)s AND minute < %(last)s{kept}"
+        f' UNION ALL {rows} "timestamp" >= %(start)s AND "timestamp" < %(first)s{kept} GROUP BY 1, 2'
+        f' UNION ALL {rows} "timestamp" >= %(last)s AND "timestamp" <= %(end)s{kept} GROUP BY 1, 2'
+        ") AS counted GROUP BY bucket, level HAVING sum(n) > 0 ORDER BY 1, 2"
+    )
+    return sql, args
+
+
+def histogram_sql_from_rows(query: LogQuery, histogram: Histogram) -> tuple[str, dict[str, Any]]:
+    """The same counts, every matching row counted: for the filters ``log_volume`` does not keep."""
     conditions, args = _where(query)
     if query.start is None:
         conditions.append('"timestamp" >= %(start)s')
@@ -85,13 +119,18 @@ def histogram_sql(query: LogQuery, histogram: Histogram) -> tuple[str, dict[str,
         conditions.append('"timestamp" <= %(end)s')
         args["end"] = histogram.end
     args["step"] = histogram.seconds
-    bucket = 'floor(extract(epoch FROM "timestamp") / %(step)s)::bigint * %(step)s'
-    # Only constants are interpolated into the SQL text; every value is a parameter.
     sql = (
-        f"SELECT {bucket} AS bucket, level, count(*) FROM logs"  # noqa: S608
-        f" WHERE {' AND '.join(conditions)} GROUP BY 1, 2 ORDER BY 1, 2"
+        f"SELECT {_EPOCH}, level, n FROM (SELECT {_ROW_BUCKET} AS bucket, level, count(*) AS n FROM logs"  # noqa: S608
+        f" WHERE {' AND '.join(conditions)} GROUP BY 1, 2) AS counted ORDER BY 1, 2"
     )
     return sql, args
+
+
+def _whole_minutes(histogram: Histogram) -> tuple[datetime, datetime]:
+    """The first and past-the-last minute lying wholly inside the range (``end`` counts, so its minute does not)."""
+    first = math.ceil(histogram.start.timestamp() / 60) * 60
+    last = math.floor(histogram.end.timestamp() / 60) * 60
+    return datetime.fromtimestamp(first, UTC), datetime.fromtimestamp(last, UTC)
 
 
 def histogram_body(histogram: Histogram, rows: Sequence[Sequence[Any]]) -> dict[str, Any]:

@@ -99,7 +99,7 @@ async def maintain(pool: aiopg.Pool, *, days_ahead: int, retention_days: int, to
                 await _create(cur, day)
                 done.created.append(partition_name(day))
             for day in drop:
-                await cur.execute(f'DROP TABLE IF EXISTS "{partition_name(day)}"')
+                await _drop(cur, day)
                 done.dropped.append(partition_name(day))
             await _tune_text_indexes(cur)
             expired = min(default_days, default=today) < today - timedelta(days=retention_days)
@@ -122,6 +122,13 @@ async def _create(cur: aiopg.Cursor, day: date) -> None:
         await cur.execute(f'INSERT INTO "{name}" SELECT * FROM logs_default WHERE {range_sql}', (low, high))  # noqa: S608
         await cur.execute(f"DELETE FROM logs_default WHERE {range_sql}", (low, high))  # noqa: S608
         await cur.execute(f'ALTER TABLE logs ATTACH PARTITION "{name}" FOR VALUES FROM (%s) TO (%s)', (low, high))
+
+
+async def _drop(cur: aiopg.Cursor, day: date) -> None:
+    """Drop a day's partition and its volume counters together (a dropped table fires no delete trigger)."""
+    async with edge.begun(cur):
+        await cur.execute(f'DROP TABLE IF EXISTS "{partition_name(day)}"')
+        await cur.execute("DELETE FROM log_volume WHERE minute >= %s AND minute < %s", _bounds(day))
 
 
 async def _tune_text_indexes(cur: aiopg.Cursor) -> None:

@@ -64,3 +64,32 @@ def test_body_fills_every_bucket_oldest_first() -> None:
     ]
     assert [b["total"] for b in body["buckets"]] == [0, 5, 0, 0]
     assert body["buckets"][1]["levels"] == {"ERROR": 2, "INFO": 3} and body["interval_seconds"] == 60
+
+
+def test_whole_minutes_come_from_the_counters_and_only_the_edges_from_rows() -> None:
+    query = parse_query(query_params({"level": "ERROR", "source": "api", "organization_id": "acme"}))
+    histogram = Histogram(
+        datetime(2026, 1, 2, 10, 0, 30, tzinfo=UTC), datetime(2026, 1, 2, 11, 59, 59, tzinfo=UTC), 300
+    )
+    sql, args = histogram_sql(query, histogram)
+    assert "FROM log_volume" in sql and sql.count("FROM logs") == 2  # the two ragged edges
+    assert args["first"] == datetime(2026, 1, 2, 10, 1, tzinfo=UTC)  # 10:00:30 starts inside a minute
+    assert args["last"] == datetime(2026, 1, 2, 11, 59, tzinfo=UTC)  # 11:59:59 counts, so its minute is rows
+    assert sql.count("organization_id = %(org)s") == 3 and args["org"] == "acme"
+
+
+@pytest.mark.parametrize(
+    ("params", "seconds", "span"),
+    [
+        ({"q": "timeout"}, 300, timedelta(hours=2)),  # text is not kept per minute
+        ({"field.status": "500"}, 300, timedelta(hours=2)),  # nor are fields
+        ({}, 30, timedelta(hours=2)),  # a bucket shorter than a minute
+        ({}, 60, timedelta(seconds=50)),  # no whole minute in the range
+    ],
+)
+def test_what_the_counters_do_not_keep_is_counted_from_rows(
+    params: dict[str, str], seconds: int, span: timedelta
+) -> None:
+    query = parse_query(query_params(params))
+    sql, _ = histogram_sql(query, Histogram(NOW - span, NOW, seconds))
+    assert "log_volume" not in sql and "FROM logs" in sql
