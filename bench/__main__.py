@@ -130,6 +130,9 @@ class Run:
         queries.analyze(s.database_url)
         step("query and stats latency ...")
         big["queries_ms"] = await queries.query_latency(self.url, a.repeats)
+        step("context and histogram latency ...")
+        big["context_ms"] = await queries.context_latency(self.url, s.database_url, a.repeats)
+        big["histogram_ms"] = await queries.histogram_latency(self.url, max(a.repeats // 10, 3))
         step("exports ...")
         big["exports"] = await queries.export_latency(self.url, self.pid)
         big["stats_ms"] = await queries.stats_latency(self.url, a.repeats * 4)
@@ -188,42 +191,11 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
         "overload_accepted_p99_ms": result["overload"]["accepted_p99"],
         "e2e_p99_ms": result["end_to_end"]["p99"],
         "query_worst_p95_ms": big["queries_ms"]["all"]["worst_p95"],
+        "context_worst_p95_ms": big["context_ms"]["all"]["worst_p95"],
+        "histogram_worst_p95_ms": {group: h["all"]["worst_p95"] for group, h in big["histogram_ms"].items()},
         "stats_p99_ms": big["stats_ms"]["p99"],
         "goals_missed": [f.name for f in goals.figures(result) if f.met is False],
     }
-
-
-def context_rows(result: dict[str, Any]) -> list[goals.Figure]:
-    """Figures without a goal of their own that explain the ones with one."""
-    b, empty = result["broker_ceiling"], result["empty"]
-    burst = result["end_to_end_after_burst"]
-    rows = [
-        goals.Figure(
-            "ceiling: aiokafka produce / consume + orjson",
-            f"{b['produce_per_s']:,.0f} / {b['consume_per_s']:,.0f} msg/s",
-        ),
-        goals.Figure(
-            "ceiling: the persist statement alone, empty / big",
-            f"{empty['postgres_ceiling']['statement_per_s']:,.0f} / "
-            f"{result['big']['postgres_ceiling']['statement_per_s']:,.0f} rows/s",
-        ),
-    ]
-    for name, label in (("otlp_path", "OTLP"), ("loki_path", "Loki")):
-        rows.append(goals.Figure(f"{label} protobuf batches -> rows", f"{empty[name]['events_per_s']:,.0f} events/s"))
-    rows.append(
-        goals.Figure(
-            "end to end right after the bursts", f"p50 {burst['p50']:.0f} / p99 {burst['p99']:.0f} ms (queryable)"
-        )
-    )
-    ladder = ", ".join(f"{r['rate']:,.0f}/s {r['p99']:,.1f} ms" for r in result["capacity"]["ladder"])
-    rows.append(goals.Figure("single POST p99 by offered rate", ladder))
-    for name, q in result["big"]["queries_ms"].items():
-        if name not in ("all", "fields"):
-            rows.append(
-                goals.Figure(f"query: {name}", f"p50 {q['p50']:.1f} / p95 {q['p95']:.1f} / p99 {q['p99']:.1f} ms")
-            )
-    rows.append(goals.Figure("worker RSS, steady state", f"{result['worker_rss_mb']:.0f} MB"))
-    return rows
 
 
 def rungs(text: str) -> tuple[float, ...]:
@@ -277,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(result: dict[str, Any]) -> str:
-    lines = [goals.render([*goals.figures(result), *context_rows(result)])]
+    lines = [goals.render([*goals.figures(result), *goals.context_rows(result)])]
     lines.append("\nCPU by process while each path ran (cores busy; CPU µs per event):")
     for phase, label in (("empty", "empty table"), ("big", f"{result['big']['rows']:,} rows"), (None, "latency")):
         for name, split in (result[phase] if phase else result)["cpu"].items():

@@ -79,6 +79,11 @@ def figures(result: dict[str, Any]) -> list[Figure]:
     fields = big["queries_ms"]["fields"]["worst_p95"]
     rows.append(Figure(f"query worst p95, {big['rows']:,} rows", f"{worst:.1f} ms", "< 20 ms", worst < 20))
     rows.append(Figure("field filters worst p95", f"{fields:.1f} ms", "< 50 ms", fields < 50))
+    context = big["context_ms"]["all"]["worst_p95"]
+    rows.append(Figure("context around a hit worst p95", f"{context:.1f} ms", "< 20 ms", context < 20))
+    for group, label in (("counters", "level, source, organization"), ("matches", "text or a field")):
+        worst = big["histogram_ms"][group]["all"]["worst_p95"]
+        rows.append(Figure(f"histogram over 24 h by {label}, worst p95", f"{worst:.1f} ms", "< 100 ms", worst < 100))
     rows.append(Figure(f"stats p99, {big['rows']:,} rows", f"{stats:.1f} ms", "< 5 ms", stats < 5))
     for name, export in big["exports"].items():
         growth = export["rss_growth_mb"]
@@ -90,6 +95,37 @@ def figures(result: dict[str, Any]) -> list[Figure]:
                 growth < 50,
             )
         )
+    return rows
+
+
+def context_rows(result: dict[str, Any]) -> list[Figure]:
+    """Figures without a goal of their own that explain the ones with one."""
+    b, empty = result["broker_ceiling"], result["empty"]
+    burst = result["end_to_end_after_burst"]
+    rows = [
+        Figure(
+            "ceiling: aiokafka produce / consume + orjson",
+            f"{b['produce_per_s']:,.0f} / {b['consume_per_s']:,.0f} msg/s",
+        ),
+        Figure(
+            "ceiling: the persist statement alone, empty / big",
+            f"{empty['postgres_ceiling']['statement_per_s']:,.0f} / "
+            f"{result['big']['postgres_ceiling']['statement_per_s']:,.0f} rows/s",
+        ),
+    ]
+    for name, label in (("otlp_path", "OTLP"), ("loki_path", "Loki")):
+        rows.append(Figure(f"{label} protobuf batches -> rows", f"{empty[name]['events_per_s']:,.0f} events/s"))
+    rows.append(
+        Figure("end to end right after the bursts", f"p50 {burst['p50']:.0f} / p99 {burst['p99']:.0f} ms (queryable)")
+    )
+    ladder = ", ".join(f"{r['rate']:,.0f}/s {r['p99']:,.1f} ms" for r in result["capacity"]["ladder"])
+    rows.append(Figure("single POST p99 by offered rate", ladder))
+    big = result["big"]
+    histograms = [item for group in big["histogram_ms"].values() for item in group.items()]
+    for name, q in [*big["queries_ms"].items(), *big["context_ms"].items(), *histograms]:
+        if name not in ("all", "fields"):
+            rows.append(Figure(f"query: {name}", f"p50 {q['p50']:.1f} / p95 {q['p95']:.1f} / p99 {q['p99']:.1f} ms"))
+    rows.append(Figure("worker RSS, steady state", f"{result['worker_rss_mb']:.0f} MB"))
     return rows
 
 

@@ -57,6 +57,8 @@ def test_bench_smoke(tmp_path: Path, postgres_server: Any) -> None:
     assert summary["worker_us_per_event_kafka"] > 0
     assert summary["postgres_us_per_row_big"] > 0
     assert summary["single_post_capacity"] in (50, 100)
+    assert summary["context_worst_p95_ms"] > 0
+    assert summary["histogram_worst_p95_ms"]["counters"] > 0 and summary["histogram_worst_p95_ms"]["matches"] > 0
     figures = (
         "logs.raw -> rows, empty table",
         "HTTP batches -> rows, empty table",
@@ -69,6 +71,9 @@ def test_bench_smoke(tmp_path: Path, postgres_server: Any) -> None:
         "end to end at 200 events/s",
         "query worst p95",
         "field filters worst p95",
+        "context around a hit worst p95",
+        "histogram over 24 h by level, source, organization, worst p95",
+        "histogram over 24 h by text or a field, worst p95",
         "stats p99",
         "export: organization",
         "OTLP protobuf batches -> rows",

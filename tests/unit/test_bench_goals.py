@@ -24,6 +24,8 @@ def _result(**overload: Any) -> dict[str, Any]:
     big |= {
         "rows": 10_000_000,
         "queries_ms": {"all": {"worst_p95": 12.0}, "fields": {"worst_p95": 60.0}},
+        "context_ms": {"all": {"worst_p95": 25.0}},
+        "histogram_ms": {"counters": {"all": {"worst_p95": 90.0}}, "matches": {"all": {"worst_p95": 900.0}}},
         "stats_ms": {"p99": 2.0},
         "exports": {"org": {"rows": 10, "rows_per_s": 5.0, "rss_growth_mb": 3.0}},
     }
@@ -79,6 +81,9 @@ def test_post_latency_goals_read_the_ladder_and_the_overload() -> None:
     assert seen["  accepted events stored"] is True
     assert seen["end to end at 5,000 events/s, queryable"] is True
     assert seen["field filters worst p95"] is False
+    assert seen["context around a hit worst p95"] is False  # 25 ms >= 20 ms
+    assert seen["histogram over 24 h by level, source, organization, worst p95"] is True
+    assert seen["histogram over 24 h by text or a field, worst p95"] is False
 
 
 @pytest.mark.parametrize(
