@@ -45,6 +45,7 @@ COMPONENTS: Final = (
     "app.agents.count",
     "app.agents.letter_index",
     "app.agents.retention",
+    "app.agents.volume_fold",
     "app.agents.syslog_listener",
     "app.agents.log_rules",
     "app.web.routes",

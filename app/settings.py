@@ -222,6 +222,12 @@ class Settings(BaseSettings):
     partition_interval: float = Field(
         3600.0, gt=0, description="PARTITION_INTERVAL seconds between retention passes (partitions, dead letters)."
     )
+    volume_fold_interval: float = Field(
+        5.0,
+        gt=0,
+        description="VOLUME_FOLD_INTERVAL seconds between folds of the histogram's counter deltas into log_volume "
+        "(answers are exact either way; longer leaves more deltas for each histogram to add up).",
+    )
 
     # -- live tail ---------------------------------------------------------------------
     tail_queue_size: int = Field(

@@ -84,8 +84,9 @@ def bucket_count(histogram: Histogram) -> int:
 def histogram_sql(query: LogQuery, histogram: Histogram) -> tuple[str, dict[str, Any]]:
     """Counts per bucket (its start, as epoch seconds) and level of the rows the query's filters match.
 
-    Whole minutes come from ``log_volume`` (per minute, organization, source
-    and level, kept by PostgreSQL's triggers; migration 007) when every
+    Whole minutes come from ``log_volume`` and the deltas not yet folded into
+    it (per minute, organization, source and level, kept by PostgreSQL's
+    triggers; migration 007, :mod:`app.storage.volume`) when every
     filter is one it keeps and a bucket is whole minutes: only the range's
     ragged edges, less than a minute each, are counted row by row. Text and
     field filters count the rows themselves.
@@ -101,6 +102,8 @@ def histogram_sql(query: LogQuery, histogram: Histogram) -> tuple[str, dict[str,
     sql = (
         f"SELECT {_EPOCH}, level, sum(n) FROM ("  # noqa: S608
         f" SELECT {_MINUTE_BUCKET} AS bucket, level, n FROM log_volume"
+        f" WHERE minute >= %(first)s AND minute < %(last)s{kept}"
+        f" UNION ALL SELECT {_MINUTE_BUCKET} AS bucket, level, n FROM log_volume_delta"
         f" WHERE minute >= %(first)s AND minute < %(last)s{kept}"
         f' UNION ALL {rows} "timestamp" >= %(start)s AND "timestamp" < %(first)s{kept} GROUP BY 1, 2'
         f' UNION ALL {rows} "timestamp" >= %(last)s AND "timestamp" <= %(end)s{kept} GROUP BY 1, 2'

@@ -128,7 +128,8 @@ async def _drop(cur: aiopg.Cursor, day: date) -> None:
     """Drop a day's partition and its volume counters together (a dropped table fires no delete trigger)."""
     async with edge.begun(cur):
         await cur.execute(f'DROP TABLE IF EXISTS "{partition_name(day)}"')
-        await cur.execute("DELETE FROM log_volume WHERE minute >= %s AND minute < %s", _bounds(day))
+        for table in ("log_volume", "log_volume_delta"):
+            await cur.execute(f"DELETE FROM {table} WHERE minute >= %s AND minute < %s", _bounds(day))  # noqa: S608
 
 
 async def _tune_text_indexes(cur: aiopg.Cursor) -> None:

@@ -1,5 +1,8 @@
 """The volume counters on real PostgreSQL: always what ``logs`` holds, and histograms from them equal counting rows.
 
+The counters are ``log_volume`` plus the deltas the triggers appended and
+no fold has moved into it yet (:mod:`app.storage.volume`).
+
 ``log_volume`` is kept by triggers, so every way rows come and go is
 checked against a plain ``GROUP BY`` over ``logs``: the persist statement
 (a replayed batch inserts nothing and counts nothing), deletes, truncate,
@@ -19,11 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import aiopg
+import orjson
 import psycopg2
 import pytest
 
 from app.domain.histogram import Histogram, histogram_sql, histogram_sql_from_rows
 from app.domain.query import LogQuery
+from app.storage import volume
 from app.storage.migrate import MIGRATIONS_DIR, migrate
 from app.storage.partitions import maintain
 from app.storage.postgres import connect_pool, persist_batch
@@ -32,7 +37,10 @@ pytestmark = pytest.mark.integration
 NOW = datetime.now(UTC).replace(microsecond=0)
 COUNTED = """SELECT to_timestamp(floor(extract(epoch FROM "timestamp") / 60) * 60), coalesce(organization_id, ''),
                     source, level, count(*) FROM logs GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"""
-KEPT = "SELECT minute, organization_id, source, level, n FROM log_volume ORDER BY 1, 2, 3, 4"
+# What the counters say: log_volume plus the deltas not folded into it yet.
+KEPT = """SELECT minute, organization_id, source, level, sum(n)::bigint FROM (
+              SELECT * FROM log_volume UNION ALL SELECT * FROM log_volume_delta) AS counters
+          GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0 ORDER BY 1, 2, 3, 4"""
 
 
 def events(count: int, *, start: datetime, seconds: int, seed: int) -> list[dict[str, Any]]:
@@ -57,7 +65,7 @@ async def pool(database_url: str) -> AsyncIterator[aiopg.Pool]:
     await migrate(database_url)
     async with aiopg.create_pool(database_url, minsize=1, maxsize=1) as admin:
         await maintain(admin, days_ahead=1, retention_days=7)
-    pool = await connect_pool(database_url, 2)
+    pool = await connect_pool(database_url, 4)
     try:
         yield pool
     finally:
@@ -92,12 +100,40 @@ async def test_the_counters_follow_every_write(pool: aiopg.Pool, database_url: s
     kept = await assert_in_step(database_url)
     assert sum(row[4] for row in kept) == 450 and ("", "api") in {(r[1], r[2]) for r in kept}
 
+    assert await volume.fold(pool)  # the deltas move into the counters, the sums stay
+    assert await run(database_url, "SELECT count(*) FROM log_volume_delta") == [(0,)]
+    assert await assert_in_step(database_url) == kept
+
     await run(database_url, "DELETE FROM logs WHERE source = 'api' OR level = 'DEBUG'")
     kept = await assert_in_step(database_url)
     assert kept and all(row[2] != "api" and row[3] != "DEBUG" and row[4] > 0 for row in kept)
+    await volume.fold(pool)
+    assert await assert_in_step(database_url) == kept
 
     await run(database_url, "TRUNCATE logs")
     assert await run(database_url, KEPT) == []
+
+
+async def test_writers_of_the_same_counters_do_not_wait_for_each_other(pool: aiopg.Pool, database_url: str) -> None:
+    """Two persist transactions of the same minute's events: the second commits while the first is still open
+    (counters updated in place would hold it until the first commits), and one fold at a time."""
+    same = events(200, start=NOW.replace(second=0), seconds=30, seed=7)
+    async with pool.acquire() as first, first.cursor() as held:
+        await held.execute("BEGIN")
+        await held.execute(
+            """INSERT INTO logs (id, "timestamp", level, message, source, organization_id)
+               SELECT (e->>'id')::uuid, (e->>'timestamp')::timestamptz, e->>'level', 'm', e->>'source',
+                      e->>'organization_id' FROM jsonb_array_elements(%s::jsonb) AS e""",
+            (orjson.dumps(same[:100]).decode(),),
+        )
+        await asyncio.wait_for(persist_batch(pool, same[100:], partition=1, end_offset=100), timeout=5)
+        async with pool.acquire() as other, other.cursor() as cur:
+            await cur.execute("BEGIN; SELECT pg_advisory_xact_lock(%s)", (volume.FOLD_LOCK,))
+            assert await volume.fold(pool) is None  # another worker folds: this one does not wait
+            await cur.execute("COMMIT")
+        await held.execute("COMMIT")
+    kept = await assert_in_step(database_url)
+    assert sum(row[4] for row in kept) == 200
 
 
 async def test_partition_maintenance_keeps_the_counters_in_step(pool: aiopg.Pool, database_url: str) -> None:
@@ -157,7 +193,9 @@ async def test_a_histogram_from_the_counters_equals_one_counting_rows(
     await persist_batch(pool, events(3000, start=start, seconds=3 * 3600, seed=6), partition=0, end_offset=3000)
     # Ragged edges, a part of a minute at each end, and an end that is itself counted.
     histogram = Histogram(start + timedelta(seconds=1337.25), NOW - timedelta(seconds=1201.5), seconds)
-    sql, args = histogram_sql(query, histogram)
+    await volume.fold(pool)
+    await persist_batch(pool, events(500, start=start, seconds=3 * 3600, seed=8), partition=0, end_offset=3500)
+    sql, args = histogram_sql(query, histogram)  # from folded counters and deltas not folded yet
     assert "log_volume" in sql
     from_counters = await run(database_url, sql, args)
     rows_sql, rows_args = histogram_sql_from_rows(query, histogram)

@@ -1,12 +1,17 @@
 -- Volume per minute, organization, source and level, kept by PostgreSQL itself beside logs, so a
 -- histogram of a day asks a few hundred thousand counters instead of counting millions of rows
--- (app/domain/histogram.py; measured on 10M rows in the bench's RESULTS.md).
+-- (app/domain/histogram.py; measured on 10M rows in bench/RESULTS.md).
 --
 -- Statement triggers with transition tables keep it exact whatever writes logs: the persist
 -- statement's ON CONFLICT DO NOTHING passes only the rows really inserted, a delete takes its rows
 -- back, a truncate empties it. Partitions moved or dropped by maintenance (app/storage/partitions.py)
--- bypass the parent's triggers, and that code keeps the counters in step. Counters are added in key
--- order, so two transactions meeting on the same counters wait for each other instead of deadlocking.
+-- bypass the parent's triggers, and that code keeps the counters in step.
+--
+-- A trigger only appends what its statement added (or took away) to log_volume_delta, which has no
+-- key: persist transactions never wait for each other. Adding into log_volume directly made them
+-- queue: every batch of the same minute updates the same counters, and a counter updated stays
+-- locked until its transaction commits. A worker folds the deltas into log_volume every few seconds
+-- (app/storage/volume.py); a reader adds both tables up, so a fold changes no answer.
 CREATE TABLE log_volume (
     minute          timestamptz NOT NULL,
     organization_id text        NOT NULL,  -- '' for events of no organization
@@ -16,42 +21,40 @@ CREATE TABLE log_volume (
     PRIMARY KEY (minute, organization_id, source, level)
 );
 
+CREATE TABLE log_volume_delta (
+    minute          timestamptz NOT NULL,
+    organization_id text        NOT NULL,
+    source          text        NOT NULL,
+    level           text        NOT NULL,
+    n               bigint      NOT NULL
+);
+
 -- The minute by epoch arithmetic, not date_trunc, which would depend on the session's time zone.
 CREATE FUNCTION log_volume_add() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO log_volume AS v (minute, organization_id, source, level, n)
+    INSERT INTO log_volume_delta (minute, organization_id, source, level, n)
     SELECT to_timestamp(floor(extract(epoch FROM "timestamp") / 60) * 60), coalesce(organization_id, ''), source,
            level, count(*)
     FROM inserted
-    GROUP BY 1, 2, 3, 4
-    ORDER BY 1, 2, 3, 4
-    ON CONFLICT (minute, organization_id, source, level) DO UPDATE SET n = v.n + EXCLUDED.n;
+    GROUP BY 1, 2, 3, 4;
     RETURN NULL;
 END
 $$;
 
 CREATE FUNCTION log_volume_remove() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE log_volume AS v SET n = v.n - d.n
-    FROM (
-        SELECT to_timestamp(floor(extract(epoch FROM "timestamp") / 60) * 60) AS minute,
-               coalesce(organization_id, '') AS organization_id, source, level, count(*) AS n
-        FROM deleted
-        GROUP BY 1, 2, 3, 4
-        ORDER BY 1, 2, 3, 4
-    ) AS d
-    WHERE (v.minute, v.organization_id, v.source, v.level) = (d.minute, d.organization_id, d.source, d.level);
-    DELETE FROM log_volume
-    WHERE n <= 0
-      AND minute BETWEEN (SELECT to_timestamp(floor(extract(epoch FROM min("timestamp")) / 60) * 60) FROM deleted)
-                     AND (SELECT max("timestamp") FROM deleted);
+    INSERT INTO log_volume_delta (minute, organization_id, source, level, n)
+    SELECT to_timestamp(floor(extract(epoch FROM "timestamp") / 60) * 60), coalesce(organization_id, ''), source,
+           level, -count(*)
+    FROM deleted
+    GROUP BY 1, 2, 3, 4;
     RETURN NULL;
 END
 $$;
 
 CREATE FUNCTION log_volume_clear() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    TRUNCATE log_volume;
+    TRUNCATE log_volume, log_volume_delta;
     RETURN NULL;
 END
 $$;
