@@ -124,7 +124,9 @@ def context_rows(result: dict[str, Any]) -> list[Figure]:
     histograms = [item for group in big["histogram_ms"].values() for item in group.items()]
     for name, q in [*big["queries_ms"].items(), *big["context_ms"].items(), *histograms]:
         if name not in ("all", "fields"):
-            rows.append(Figure(f"query: {name}", f"p50 {q['p50']:.1f} / p95 {q['p95']:.1f} / p99 {q['p99']:.1f} ms"))
+            failed = f", {q['failed']:.0f} of {q['n']:.0f} not answered 200" if q.get("failed") else ""
+            measured = f"p50 {q['p50']:.1f} / p95 {q['p95']:.1f} / p99 {q['p99']:.1f} ms ({q['n']:.0f} asked{failed})"
+            rows.append(Figure(f"query: {name}", measured))
     rows.append(Figure("worker RSS, steady state", f"{result['worker_rss_mb']:.0f} MB"))
     return rows
 
