@@ -140,7 +140,8 @@ class Database(Service):
         Raises :class:`CircuitOpen` at once, without touching PostgreSQL, while
         the breaker is open (or another request holds the half-open probe);
         :class:`StorageUnavailable` when the read fails or takes too long,
-        which counts towards opening it. Either way the caller answers from
+        which counts towards opening it unless PostgreSQL still answers a
+        probe (then only that read was slow). Either way the caller answers from
         the cache or with a fast 503.
         """
         if not self.is_ready:
@@ -160,10 +161,26 @@ class Database(Service):
             breaker.failed()
             raise
         except TimeoutError as exc:
+            if await self._answers():
+                # A slow read is not a dead database: counting it would let three costly queries shut
+                # every reader of this worker out for PG_BREAKER_RESET.
+                breaker.succeeded()
+                raise StorageUnavailable(
+                    f"the read took longer than PG_READ_TIMEOUT ({self._read_timeout:g}s); PostgreSQL itself answers"
+                ) from exc
             breaker.failed()
             raise StorageUnavailable("PostgreSQL unavailable: no answer in time") from exc
         breaker.succeeded()
         return result
+
+    async def _answers(self) -> bool:
+        """Whether PostgreSQL answers a ``SELECT 1`` within the probe's time (not counted by the breaker)."""
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT):
+                await postgres.ping(self.pool)
+        except (TimeoutError, StorageUnavailable):
+            return False
+        return True
 
 
 def _report_transition(old: CircuitState, new: CircuitState) -> None:
