@@ -239,14 +239,14 @@ async def export_latency(url: str, worker_pid: int) -> dict[str, dict[str, Any]]
             started = time.perf_counter()
             first_byte, lines = None, 0
             async with http.get(url + path) as response:
-                if response.status != 200:
-                    raise RuntimeError(f"{path}: {response.status} {await response.text()}")
+                status = response.status
                 async for chunk in response.content.iter_chunked(1 << 20):
                     first_byte = first_byte or time.perf_counter() - started
                     lines += chunk.count(b"\n")
             seconds = time.perf_counter() - started
-            rows = lines - 1 if "format=csv" in path else lines
+            rows = 0 if status != 200 else lines - 1 if "format=csv" in path else lines
             results[name] = {
+                "status": status,
                 "rows": rows,
                 "seconds": seconds,
                 "first_byte_ms": (first_byte or seconds) * 1000,
