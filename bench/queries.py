@@ -205,6 +205,9 @@ def sample_ids(database_url: str, count: int) -> list[str]:
     with conn.cursor() as cur:
         cur.execute("SELECT id FROM logs TABLESAMPLE SYSTEM (1) ORDER BY random() LIMIT %s", (count,))
         ids = [str(row[0]) for row in cur.fetchall()]
+        if len(ids) < count:  # a small table: one block in a hundred can be none at all; reading it whole is cheap
+            cur.execute("SELECT id FROM logs ORDER BY random() LIMIT %s", (count,))
+            ids = [str(row[0]) for row in cur.fetchall()]
     conn.close()
     return ids
 
