@@ -76,6 +76,7 @@ def build_services(settings: Settings, send: Any) -> Services:
         lambda envelope, headers: send(EVENTS, None, envelope, None, None, headers),
         max_bytes=settings.envelope_max_bytes,
         linger=settings.ingest_linger,
+        busy_linger=settings.ingest_busy_linger,
         ack_timeout=settings.ingest_ack_timeout,
         max_waiting=settings.ingest_max_waiting,
     )

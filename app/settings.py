@@ -125,6 +125,11 @@ class Settings(BaseSettings):
         description="INGEST_LINGER: seconds a request waits for others to share its envelope; 0 (default): "
         "only requests of the same event-loop turn share one (lowest latency; measured 5.4 -> 1.9 ms p50).",
     )
+    ingest_busy_linger: float = Field(
+        0.005,
+        ge=0,
+        description="INGEST_BUSY_LINGER: longest an envelope gathers while the one before awaits its ack; 0 = off.",
+    )
     ingest_max_waiting: int = Field(
         1_000,
         ge=0,

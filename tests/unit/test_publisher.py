@@ -11,6 +11,7 @@ import pytest
 
 from app.errors import BrokerUnavailable, Overloaded
 from app.kafka.publisher import EnvelopePublisher
+from tests.support.deadlines import wait_for
 
 
 class FakeBroker:
@@ -114,3 +115,56 @@ async def test_past_max_waiting_a_request_is_refused_at_once_and_sends_nothing()
     publisher.broker_reachable()
     await asyncio.wait_for(publisher.publish([{"i": 4}]), 1)
     assert publisher.waiting == 0
+
+
+class HeldBroker(FakeBroker):
+    """Acknowledges an envelope only when the test says so."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending: list[asyncio.Future[None]] = []
+
+    async def send(self, envelope: bytes, headers: list[tuple[str, bytes]] | None) -> Awaitable[None]:
+        self.envelopes.append(orjson.loads(envelope))
+        self.pending.append(asyncio.get_running_loop().create_future())
+        return self.pending[-1]
+
+
+async def until(envelopes: int, broker: FakeBroker, timeout: float = 1.0) -> None:  # noqa: ASYNC109 - reported as what
+    await wait_for(
+        lambda: len(broker.envelopes) >= envelopes, timeout=timeout, what=f"{envelopes} envelopes", interval=0.002
+    )
+
+
+async def test_behind_an_unacknowledged_envelope_requests_gather_until_it_is_acknowledged() -> None:
+    broker = HeldBroker()
+    publisher = EnvelopePublisher(broker.send, max_bytes=1 << 20, linger=0, ack_timeout=30, busy_linger=30)
+    first = asyncio.ensure_future(publisher.publish([{"i": 0}]))
+    await until(1, broker)  # nothing in flight: sent in the next turn, not held
+    gathered = [asyncio.ensure_future(publisher.publish([{"i": i}])) for i in (1, 2)]
+    await asyncio.sleep(0.01)
+    later = asyncio.ensure_future(publisher.publish([{"i": 3}]))  # a later turn joins the same envelope
+    await asyncio.sleep(0.01)
+    assert broker.envelopes == [[{"i": 0}]], "held while the first is unacknowledged"
+
+    broker.pending[0].set_result(None)
+    await first
+    await until(2, broker)
+    assert broker.envelopes[1] == [{"i": 1}, {"i": 2}, {"i": 3}]
+    broker.pending[1].set_result(None)
+    await asyncio.gather(*gathered, later)
+
+
+async def test_a_held_envelope_goes_when_its_busy_linger_ends_though_the_one_before_never_answers() -> None:
+    broker = HeldBroker()
+    publisher = EnvelopePublisher(broker.send, max_bytes=1 << 20, linger=0, ack_timeout=30, busy_linger=0.05)
+    stuck = asyncio.ensure_future(publisher.publish([{"i": 0}]))
+    await until(1, broker)
+    held = asyncio.ensure_future(publisher.publish([{"i": 1}]))
+    await until(2, broker, timeout=0.5)
+    assert broker.envelopes[1] == [{"i": 1}]
+    broker.pending[1].set_result(None)
+    await held
+    publisher.broker_unreachable("test")  # releases the first request
+    with pytest.raises(BrokerUnavailable):
+        await stuck
