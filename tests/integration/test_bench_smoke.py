@@ -13,11 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
 
 from app.storage.migrate import migrate
-from bench.queries import sample_ids
+from bench.queries import sample_ids, seed
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,12 +94,6 @@ def test_a_small_table_still_gives_the_ids_asked_for(database_url: str) -> None:
     # A 1% block sample of a one-block table is empty 99 times in 100, which left the smoke run's context
     # figure without a single request (NaN).
     asyncio.run(migrate(database_url))
-    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
-        cur.execute(
-            'INSERT INTO logs (id, "timestamp", level, message, source)'
-            " SELECT gen_random_uuid(), now() - i * interval '1 second', 'INFO', 'line ' || i, 'svc'"
-            " FROM generate_series(1, 20) AS i"
-        )
-    conn.close()
+    seed(database_url, 20)
     ids = sample_ids(database_url, 5)
     assert len(set(ids)) == 5

@@ -15,11 +15,13 @@ from tests.support.deadlines import wait_for
 
 
 class FakeBroker:
-    """An injected ``send``: records envelopes, acknowledges (or fails, or never answers)."""
+    """An injected ``send``: records envelopes, acknowledges (or fails, or never answers: then a test may
+    acknowledge an envelope itself through ``pending``)."""
 
     def __init__(self, mode: str = "ack") -> None:
         self.envelopes: list[list[dict[str, Any]]] = []
         self.headers: list[list[tuple[str, bytes]] | None] = []
+        self.pending: list[asyncio.Future[None]] = []
         self.mode = mode
 
     async def send(self, envelope: bytes, headers: list[tuple[str, bytes]] | None) -> Awaitable[None]:
@@ -30,6 +32,7 @@ class FakeBroker:
             future.set_result(None)
         elif self.mode == "fail":
             future.set_exception(RuntimeError("leader not available"))
+        self.pending.append(future)
         return future
 
 
@@ -117,19 +120,6 @@ async def test_past_max_waiting_a_request_is_refused_at_once_and_sends_nothing()
     assert publisher.waiting == 0
 
 
-class HeldBroker(FakeBroker):
-    """Acknowledges an envelope only when the test says so."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.pending: list[asyncio.Future[None]] = []
-
-    async def send(self, envelope: bytes, headers: list[tuple[str, bytes]] | None) -> Awaitable[None]:
-        self.envelopes.append(orjson.loads(envelope))
-        self.pending.append(asyncio.get_running_loop().create_future())
-        return self.pending[-1]
-
-
 async def until(envelopes: int, broker: FakeBroker, timeout: float = 1.0) -> None:  # noqa: ASYNC109 - reported as what
     await wait_for(
         lambda: len(broker.envelopes) >= envelopes, timeout=timeout, what=f"{envelopes} envelopes", interval=0.002
@@ -137,7 +127,7 @@ async def until(envelopes: int, broker: FakeBroker, timeout: float = 1.0) -> Non
 
 
 async def test_behind_an_unacknowledged_envelope_requests_gather_until_it_is_acknowledged() -> None:
-    broker = HeldBroker()
+    broker = FakeBroker("silent")
     publisher = EnvelopePublisher(broker.send, max_bytes=1 << 20, linger=0, ack_timeout=30, busy_linger=30)
     first = asyncio.ensure_future(publisher.publish([{"i": 0}]))
     await until(1, broker)  # nothing in flight: sent in the next turn, not held
@@ -156,7 +146,7 @@ async def test_behind_an_unacknowledged_envelope_requests_gather_until_it_is_ack
 
 
 async def test_a_held_envelope_goes_when_its_busy_linger_ends_though_the_one_before_never_answers() -> None:
-    broker = HeldBroker()
+    broker = FakeBroker("silent")
     publisher = EnvelopePublisher(broker.send, max_bytes=1 << 20, linger=0, ack_timeout=30, busy_linger=0.05)
     stuck = asyncio.ensure_future(publisher.publish([{"i": 0}]))
     await until(1, broker)
