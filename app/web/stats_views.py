@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
+import aiohttp
 import aiopg
 import orjson
 from faust import web
@@ -78,7 +79,15 @@ class Stats(ServiceView):
 
     async def get(self, request: web.Request) -> web.Response:
         await _learn_changelog_partitions(cast("LogpipeApp", self.app))
-        return await self.routed_get(request)
+        try:
+            return await self.routed_get(request)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # Forwarded to an owner that died: until the broker evicts it, the table has not moved yet.
+            message = (
+                f"the worker holding the live counts does not answer ({type(exc).__name__}); they move to another"
+                " worker once the broker evicts it: try again shortly"
+            )
+            return error_response(503, "stats_unavailable", message, retry_after=1)
 
     async def routed_get(self, request: web.Request) -> web.Response:
         return await self.answer(request)

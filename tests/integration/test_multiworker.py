@@ -112,3 +112,26 @@ async def test_a_worker_joining_later_gets_partitions(workers: WorkerFactory, da
     assert await stats_of(first) == await stats_of(second) == await stats_of(third)
     shares = {w.name: (await owned(w, "logs.raw"), await owned(w)) for w in everyone}
     print(f"\nthird worker in after {took:.1f}s; (logs.raw, logs.events) shares {shares}; stats agree on all three")
+
+
+async def test_stats_answer_503_not_500_while_the_killed_owner_of_the_counts_is_not_yet_evicted(
+    workers: WorkerFactory,
+) -> None:
+    group, _ = await start_group(workers, 2)
+    holds_counts = [bool(await owned(w, "logs.counts")) for w in group]
+    owner, other = group if holds_counts[0] else group[::-1]
+    assert (await other.fetch("/api/v1/stats"))[0] == 200, "forwarded to the owner while it lives"
+
+    await asyncio.to_thread(owner.kill)
+    answers: list[tuple[int, str | None, str | None]] = []
+
+    async def answered_again() -> bool:
+        async with aiohttp.ClientSession() as http, http.get(other.url + "/api/v1/stats") as response:
+            body = orjson.loads(await response.read())
+            answers.append((response.status, body.get("code"), response.headers.get("Retry-After")))
+        return response.status == 200
+
+    await wait_for(answered_again, timeout=90, what="stats from the survivor", interval=0.2)
+    refused = {answer for answer in answers if answer[0] != 200}
+    assert refused == {(503, "stats_unavailable", "1")}, answers
+    print(f"\n{len(answers) - 1} answers 503 stats_unavailable with Retry-After, then 200 from the survivor")
