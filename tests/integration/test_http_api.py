@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 import uuid
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 import redis.asyncio as redis
 from openapi_spec_validator import validate
@@ -49,6 +51,20 @@ async def test_ingest_routes_and_get_by_id(
     assert (status, body["code"]) == (404, "not_found")
     await wait_for(lambda: row_count(database_url) == 3, timeout=10, what="3 rows")
     print(f"\nPOST -> readable by id in {visible_after * 1000:.0f} ms (first events after start)")
+
+
+async def test_readmes_curl_example_is_accepted(workers: WorkerFactory, database_url: str) -> None:
+    # curl -d labels its JSON application/x-www-form-urlencoded, the type of Python's HTTPHandler forms.
+    api = (await workers.ready()).url
+    event = '{"level":"ERROR","message":"database connection failed","source":"user-service"}'
+    done = await asyncio.to_thread(
+        subprocess.run, ["curl", "-s", "-XPOST", f"{api}/api/v1/logs", "-d", event], capture_output=True, timeout=30
+    )
+    assert orjson.loads(done.stdout)["status"] == "accepted", done.stdout
+    await wait_for(lambda: row_count(database_url) == 1, timeout=10, what="the row")
+    assert await asyncio.to_thread(query, database_url, "SELECT level, message FROM logs") == [
+        ("ERROR", "database connection failed")
+    ]
 
 
 async def test_batch_mixed_items_and_ndjson(

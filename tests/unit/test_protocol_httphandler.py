@@ -193,6 +193,8 @@ def test_too_many_fields_is_a_bad_body() -> None:
         ("text/plain", b"msg=a&levelname=INFO&name=x", True),
         ("application/json", b'{"msg": "a", "levelname": "INFO"}', False),
         ("application/json", b'[{"message": "m"}]', False),
+        ("application/x-www-form-urlencoded", b'{"level":"ERROR","message":"m"}', False),  # curl -d
+        ("application/x-www-form-urlencoded", b' \n[{"message": "m"}]', False),
         ("", b"msg=a&name=x", False),
         ("", b"", False),
     ],

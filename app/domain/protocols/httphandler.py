@@ -56,11 +56,17 @@ _CONVERSION: Final = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+)
 
 
 def is_form_record(content_type: str, body: bytes) -> bool:
-    """Whether a body is an ``HTTPHandler`` record, not JSON: a form content type, or ``msg=`` and ``levelname=``."""
+    """Whether a body is an ``HTTPHandler`` record, not JSON: a form content type, or ``msg=`` and ``levelname=``.
+
+    A body opening with ``{`` or ``[`` is JSON whatever its type says: ``curl -d`` labels JSON a form, and a
+    real form encodes those characters (``%7B``).
+    """
+    start = body.lstrip()[:1]
+    if start in (b"{", b"["):
+        return False
     if content_type.split(";")[0].strip().lower() == FORM_TYPE:
         return True
-    start = body.lstrip()[:1]
-    if not start or start in b"{[":
+    if not start:
         return False
     keys = {pair.split(b"=", 1)[0] for pair in body.split(b"&", _MAX_FIELDS)[:_MAX_FIELDS]}
     return b"msg" in keys and b"levelname" in keys
