@@ -66,15 +66,14 @@ def check_workers(workers: int, partitions: int) -> None:
 def forget_table_stores(workers: int) -> None:
     """A dev broker just started holds no changelog: the workers' table stores describe one that is gone.
 
-    Kept, a store's offsets would be ahead of the new, empty topics; the
-    live counts start again from zero instead (``hoursBack`` stats and
-    queries come from PostgreSQL and still cover every row).
+    Kept, a store's offsets would be ahead of the new, empty topics; without
+    one, the worker that owns the count table rebuilds it from the rows.
     """
     stale = [VAR / f"worker-{i}" for i in range(workers) if (VAR / f"worker-{i}").exists()]
     for path in stale:
         shutil.rmtree(path)
     if stale:
-        say("live counts start from zero: the new dev broker holds none of the old table changelogs")
+        say("the live counts are rebuilt from the rows: the new dev broker holds none of the old table changelogs")
 
 
 def main() -> int:

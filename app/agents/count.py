@@ -4,6 +4,7 @@ It iterates with ``async for`` (Faust allows table writes only inside
 stream iteration) over one delta per persisted batch, so Faust's per-record
 cost is paid per batch, not per event, and folds consecutive deltas before
 writing their counters, so a counter is written once per run of deltas.
+A request for a rebuild replaces the table with the rows' own counts.
 See :mod:`app.tables.counts` for why the result is exact.
 """
 
@@ -11,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from faust import Stream
@@ -19,7 +21,11 @@ from faust.types import ChannelT, EventT, StreamT
 
 from app.domain.counting import CounterValue, fold, table_key
 from app.domain.topic_layout import COUNTS
+from app.storage import recount
+from app.storage.edge import retry_storage
 from app.tables.counts import LiveCounts
+
+Recounter = Callable[[], Awaitable[recount.Recount]]
 
 if TYPE_CHECKING:
     from app.app import LogpipeApp
@@ -62,17 +68,25 @@ def is_delta(value: Any) -> bool:
     return isinstance(value, dict) and {"p", "o", "c"} <= value.keys()
 
 
+def is_rebuild(value: Any) -> bool:
+    return isinstance(value, dict) and "rebuild" in value
+
+
 def register(app: LogpipeApp) -> None:
     """Declare the count agent on ``app``, folding ``logs.counts`` into the app's count table."""
     topic = app.topic(COUNTS, value_type=bytes, value_serializer="json", partitions=1)
-    counts = app.services.counts
+    counts, database, max_delay = app.services.counts, app.services.database, app.settings.pg_retry_max_delay
+
+    async def recounted() -> recount.Recount:
+        pool = await database.wait_ready()
+        return await retry_storage(lambda: recount.recount(pool, datetime.now(UTC)), max_delay=max_delay)
 
     @app.agent(topic, name="count")
     async def count_agent(stream: StreamT[Any]) -> None:
-        await count(stream, counts)
+        await count(stream, counts, recounted)
 
 
-async def count(stream: StreamT[Any], counts: LiveCounts) -> None:
+async def count(stream: StreamT[Any], counts: LiveCounts, recounted: Recounter) -> None:
     """Fold deltas as they come; write and acknowledge them when none wait (or at the coalescing bounds).
 
     A delta is acknowledged only after its counters are written: Faust
@@ -86,8 +100,11 @@ async def count(stream: StreamT[Any], counts: LiveCounts) -> None:
     channel = cast(ChannelT[Any], unacked.channel)  # an agent's stream reads a channel
     since = time.monotonic()
     async for event in unacked.events():
-        if is_delta(event.value):
-            pending.fold(event.value)
+        if is_rebuild(event.value):
+            await rebuild(counts, pending, recounted)
+        elif is_delta(event.value):
+            if not counts.already_counted(event.value):
+                pending.fold(event.value)
         else:
             log.error("ignoring a %s record that is not a count delta: %.200r", COUNTS, event.value)
         if not held:
@@ -99,3 +116,24 @@ async def count(stream: StreamT[Any], counts: LiveCounts) -> None:
             for done in held:
                 await unacked.ack(done)
             held.clear()
+
+
+async def rebuild(counts: LiveCounts, pending: PendingCounters, recounted: Recounter) -> None:
+    """Replace the table with the rows' counts, unless it was rebuilt since the request was made.
+
+    What is folded and not yet written is dropped: every delta read before
+    this request was committed before the rows are counted, so it is in
+    the count.
+    """
+    if counts.rebuilt:
+        return
+    started = time.monotonic()
+    result = await recounted()
+    pending.take()
+    counts.replace(result)
+    log.info(
+        "rebuilt the count table from %d rows in PostgreSQL in %.1fs (snapshot %s)",
+        result.rows,
+        time.monotonic() - started,
+        result.snapshot_text,
+    )

@@ -28,10 +28,10 @@ import aiopg
 
 from app.domain.query_sql import window_count_sql
 from app.domain.rules import LogRule, load_rules
-from app.domain.topic_layout import COUNTS
 from app.errors import ConfigError, StorageUnavailable
 from app.ops.metrics import LOG_RULE_MATCHES
 from app.storage import reads
+from app.tables.counts import owns_count_table
 
 if TYPE_CHECKING:
     from app.app import LogpipeApp
@@ -59,11 +59,6 @@ async def count_matches(pool: aiopg.Pool, rules: Sequence[LogRule], now: datetim
         rows = await reads.fetch_rows(pool, *window_count_sql(query, now - rule.window, now))
         counts[rule.name] = int(rows[0][0])
     return counts
-
-
-def owns_count_table(app: LogpipeApp) -> bool:
-    """Whether this worker holds the count table's one partition (and ``logs.counts``', which its agent reads)."""
-    return any(tp.topic == COUNTS and tp.partition == 0 for tp in app.assignor.assigned_actives())
 
 
 async def export_matches(app: LogpipeApp) -> None:

@@ -146,11 +146,11 @@ class ShareWriter:
         if not pending:
             return
         records = [
-            (COUNTS, None, orjson.dumps({"p": partition, "o": offset, "c": delta}), 0, None)
-            for offset, delta in pending
+            (COUNTS, None, orjson.dumps({"p": partition, "o": offset, "x": xid, "c": delta}), 0, None)
+            for offset, delta, xid in pending
         ]
         await produce_all(self._send, records, max_delay=self._settings.broker_retry_max_delay)
-        self._relayed[partition] = pending[-1][0]
+        self._relayed[partition] = pending[-1].offset
 
 
 def observe_latency(events: Sequence[dict[str, Any]], now: datetime | None = None) -> None:

@@ -11,12 +11,19 @@ crash between producing it and forgetting it) is counted once.
 Every counter of an event with an ``organization_id`` is kept a second time
 under that organization (:func:`tenant_counter`), so a tenant's API key
 gets its own exact stats from the same table, without a query.
+
+A table whose changelog is gone (a dev broker that came back empty) is
+rebuilt from the rows (:func:`rebuilt_counters`), read in one PostgreSQL
+snapshot. Each delta carries the id of the transaction that recorded it,
+and the rows of a transaction the snapshot saw are already counted:
+:meth:`Snapshot.saw` says which deltas to leave out after a rebuild.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, TypedDict
 
@@ -24,6 +31,7 @@ TOTAL: Final = "total"
 MINUTE: Final = "minute:"
 WINDOW_MINUTES: Final = 60
 TENANT: Final = "tenant:"
+BASE: Final = "~base"  # the table's record of its last rebuild from the rows; no counter starts with "~"
 _SEP: Final = "\x1f"  # organization ids are printable, so this never occurs in one
 
 
@@ -49,26 +57,72 @@ class CounterValue(TypedDict, total=False):
     m: int  # minute counters only: the epoch minute this slot counts
 
 
-def delta_from_rows(rows: Iterable[tuple[str, str, str | None]], minute: int) -> dict[str, int]:
-    """Counts of inserted ``(level, source, organization_id)`` rows, by counter key."""
+def _by_kind(groups: Iterable[tuple[str, str, str | None, int]]) -> Counter[str]:
+    """Level, source and organization counters (and each per organization) of ``(level, source, org, n)``."""
     counts: Counter[str] = Counter()
-    for level, source, organization_id in rows:
-        counts["level:" + level] += 1
-        counts["source:" + source] += 1
+    for level, source, organization_id, n in groups:
+        counts["level:" + level] += n
+        counts["source:" + source] += n
         if organization_id is not None:
-            counts["org:" + organization_id] += 1
-            counts[tenant_counter(organization_id, "level:" + level)] += 1
-            counts[tenant_counter(organization_id, "source:" + source)] += 1
+            counts["org:" + organization_id] += n
+            counts[tenant_counter(organization_id, "level:" + level)] += n
+            counts[tenant_counter(organization_id, "source:" + source)] += n
     total = sum(v for k, v in counts.items() if k.startswith("level:"))
     if total:
         counts[TOTAL] = total
-        counts[f"{MINUTE}{minute}"] = total
-    # A tenant's total and this minute's count are its org counter: set once per batch, not per row.
+    # A tenant's total is its org counter.
     for key, n in [(k, v) for k, v in counts.items() if k.startswith("org:")]:
-        organization_id = key[len("org:") :]
-        counts[tenant_counter(organization_id, TOTAL)] = n
-        counts[tenant_counter(organization_id, f"{MINUTE}{minute}")] = n
+        counts[tenant_counter(key[len("org:") :], TOTAL)] = n
+    return counts
+
+
+def delta_from_rows(rows: Iterable[tuple[str, str, str | None]], minute: int) -> dict[str, int]:
+    """Counts of inserted ``(level, source, organization_id)`` rows, by counter key."""
+    counts = _by_kind((level, source, organization_id, 1) for level, source, organization_id in rows)
+    if counts:
+        counts[f"{MINUTE}{minute}"] = counts[TOTAL]
+        for key, n in [(k, v) for k, v in counts.items() if k.startswith("org:")]:
+            counts[tenant_counter(key[len("org:") :], f"{MINUTE}{minute}")] = n
     return dict(counts)
+
+
+def rebuilt_counters(
+    groups: Iterable[tuple[str, str, str | None, int]], minutes: Iterable[tuple[int, str | None, int]]
+) -> dict[str, CounterValue]:
+    """The whole table, by table key, from the rows: ``(level, source, organization_id, n)`` groups, and
+    ``(epoch minute, organization_id, n)`` of the rows stored in the last hour (by their ``received_at``)."""
+    counts = _by_kind(groups)
+    for minute, organization_id, n in minutes:
+        counts[f"{MINUTE}{minute}"] += n
+        if organization_id is not None:
+            counts[tenant_counter(organization_id, f"{MINUTE}{minute}")] += n
+    table: dict[str, CounterValue] = {}
+    for counter, n in counts.items():
+        value: CounterValue = {"n": n, "hw": {}}
+        _, base = split_scope(counter)
+        if base.startswith(MINUTE):
+            value["m"] = int(base[len(MINUTE) :])
+        table[table_key(counter)] = value
+    return table
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A PostgreSQL snapshot (``pg_current_snapshot()``): which transactions a read saw committed."""
+
+    xmin: int
+    xmax: int
+    running: frozenset[int]
+
+    @classmethod
+    def parse(cls, text: str) -> Snapshot:
+        """From ``xmin:xmax:xip,...``, PostgreSQL's text form."""
+        xmin, xmax, running = text.split(":")
+        return cls(int(xmin), int(xmax), frozenset(int(x) for x in running.split(",") if x))
+
+    def saw(self, xid: int) -> bool:
+        """Whether a committed transaction ``xid`` had committed for a read in this snapshot."""
+        return xid < self.xmin or (xid < self.xmax and xid not in self.running)
 
 
 def epoch_minute(now: datetime) -> int:
@@ -110,6 +164,8 @@ def by_scope(items: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, dict[s
     """The table's ``(key, value)`` pairs grouped by scope (see :func:`scope_of`), keys without the prefix."""
     scopes: dict[str, dict[str, Mapping[str, Any]]] = {}
     for counter, value in items:
+        if counter == BASE:
+            continue
         prefix, base = split_scope(counter)
         scopes.setdefault(prefix, {})[base] = value
     return scopes

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import aiopg
 import orjson
@@ -29,7 +29,16 @@ from app.storage import edge
 
 log = logging.getLogger(__name__)
 
-Pending = list[tuple[int, dict[str, int]]]  # recorded count deltas, (end offset, delta), oldest first
+
+class RecordedDelta(NamedTuple):
+    """A count delta in the outbox: the batch's end offset, its counts, and the transaction that recorded it."""
+
+    offset: int
+    delta: dict[str, int]
+    xid: int
+
+
+Pending = list[RecordedDelta]  # recorded count deltas still to relay, oldest first
 
 # logs is partitioned by day, so its primary key is (id, timestamp): the lookup keeps the id
 # alone the idempotency key for a copy whose timestamp differs (a client retry without one),
@@ -72,7 +81,7 @@ _FORGET_DELTAS: Final = """
 DELETE FROM count_deltas WHERE events_partition = %(partition)s AND end_offset <= %(relayed)s;
 """
 _PENDING_DELTAS: Final = """
-SELECT end_offset, delta FROM count_deltas WHERE events_partition = %(partition)s ORDER BY end_offset
+SELECT end_offset, delta, recorded_by::text FROM count_deltas WHERE events_partition = %(partition)s ORDER BY end_offset
 """
 
 
@@ -205,7 +214,7 @@ async def _record_and_read_deltas(
         statements.append(_FORGET_DELTAS)
     args = {"partition": partition, "end_offset": end_offset, "delta": orjson.dumps(delta).decode(), "relayed": relayed}
     await cur.execute("".join([*statements, _PENDING_DELTAS]), args)
-    return [(int(offset), dict(pending)) for offset, pending in await cur.fetchall()]
+    return [RecordedDelta(int(offset), dict(delta), int(xid)) for offset, delta, xid in await cur.fetchall()]
 
 
 async def _discard_stale_deltas(cur: aiopg.Cursor, partition: int, end_offset: int) -> None:
