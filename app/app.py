@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+from datetime import UTC, datetime
 from typing import Any, Final, cast
 
 import faust
@@ -20,11 +21,11 @@ from prometheus_client import REGISTRY
 
 from app.agents.log_rules import read_rules
 from app.domain.backoff import retrying
-from app.domain.topic_layout import dlq_topic_max_bytes, topic_specs
+from app.domain.topic_layout import COUNTS, TopicSpec, dlq_topic_max_bytes, topic_specs
 from app.kafka.drain import OrderedDrain
 from app.kafka.fetch import FetchWait, fetch_max_wait_ms, waiting_thread_class
 from app.kafka.offsets import forgetting_refused_commits
-from app.kafka.topic_admin import create_topics
+from app.kafka.topic_admin import create_topics, mend_partition_counts
 from app.ops import runtime, tracing
 from app.ops.logs import logging_config
 from app.services import Services, build_services
@@ -89,6 +90,7 @@ class LogpipeApp(faust.App):
         self.services = build_services(settings, lambda *record: self.producer.send(*record))
         for service in (self.services.database, self.services.cache, self.services.watch):
             self.add_dependency(service)
+        self.services.watch.on_topics_lost = self._topics_lost
 
     async def on_first_start(self) -> None:
         await super().on_first_start()
@@ -126,6 +128,25 @@ class LogpipeApp(faust.App):
         wait_ms = fetch_max_wait_ms(self.settings.broker_fetch_max_wait)
         waiting = type("FetchWaitSet", (FetchWait,), {"thread_class": waiting_thread_class(wait_ms)})
         return forgetting_refused_commits(super()._new_transport(), OrderedDrain, waiting)
+
+    async def _topics_lost(self) -> None:
+        """The broker came back empty (a dev broker keeps topics in memory): the topics again, as at start,
+        and the count table, whose changelog went with them, rebuilt from the rows."""
+        if not self.settings.topic_declare:
+            log.error("the broker no longer holds logpipe's topics, and TOPIC_DECLARE=false: create them")
+            return
+        log.warning("the broker came back empty: creating the topics again and rebuilding the live counts")
+        settings, table = self.settings, self.services.counts.table
+        changelog = TopicSpec(
+            table.changelog_topic.get_topic_name(), table.partitions or 1, {"cleanup.policy": "compact"}
+        )
+        await table.changelog_topic.declare()
+        await self._declare_topics()
+        specs = [*topic_specs(settings.topic_partitions, settings.raw_max_bytes), changelog]
+        if await mend_partition_counts(settings.broker_bootstrap, specs, {COUNTS, changelog.name}):
+            await cast(Any, self.producer)._ensure_producer().client.force_metadata_update()
+        send = lambda *record: self.producer.send(*record)  # noqa: E731 - the producer exists only once started
+        self.services.counts.ask_for_rebuild(send, settings.broker_retry_max_delay, since=datetime.now(UTC))
 
     async def _declare_topics(self) -> None:
         settings = self.settings

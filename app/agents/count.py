@@ -101,7 +101,7 @@ async def count(stream: StreamT[Any], counts: LiveCounts, recounted: Recounter) 
     since = time.monotonic()
     async for event in unacked.events():
         if is_rebuild(event.value):
-            await rebuild(counts, pending, recounted)
+            await rebuild(counts, pending, recounted, event.value)
         elif is_delta(event.value):
             if not counts.already_counted(event.value):
                 pending.fold(event.value)
@@ -118,14 +118,14 @@ async def count(stream: StreamT[Any], counts: LiveCounts, recounted: Recounter) 
             held.clear()
 
 
-async def rebuild(counts: LiveCounts, pending: PendingCounters, recounted: Recounter) -> None:
-    """Replace the table with the rows' counts, unless it was rebuilt since the request was made.
+async def rebuild(counts: LiveCounts, pending: PendingCounters, recounted: Recounter, request: dict[str, Any]) -> None:
+    """Replace the table with the rows' counts, unless it was rebuilt since what ``request`` asks for.
 
     What is folded and not yet written is dropped: every delta read before
     this request was committed before the rows are counted, so it is in
     the count.
     """
-    if counts.rebuilt:
+    if not counts.wants(request):
         return
     started = time.monotonic()
     result = await recounted()

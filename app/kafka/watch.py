@@ -12,6 +12,12 @@ worker, whichever worker persists which partition:
   that only ran out of time while the broker kept acknowledging this
   worker's writes says the worker is busy, not that the broker is gone (see
   :func:`means_unreachable`).
+* Does the broker still hold the pipeline's topics? A dev broker keeps them
+  in memory, so one restarted comes back empty, and accepts writes to topics
+  it no longer lists, which it drops once they are created again. Having
+  seen ``logs.events``, a probe that finds it gone keeps ingest refused and
+  calls :attr:`PipelineWatch.on_topics_lost` (the app creates the topics
+  again), until the topics are back.
 * Is the pipeline keeping up? Lag past ``BACKPRESSURE_HIGH_LAG`` closes the
   :class:`~app.domain.backpressure.LagGate` (429 with ``Retry-After``) until it is
   back under ``BACKPRESSURE_LOW_LAG``.
@@ -23,6 +29,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -38,8 +45,13 @@ from app.ops.metrics import BACKPRESSURE_ACTIVE, BROKER_REACHABLE, PIPELINE_LAG
 log = logging.getLogger(__name__)
 PROBE_TIMEOUT = 1.0  # a broker that does not answer a metadata-sized request within this is unreachable
 CONNECT_TIMEOUT = 5.0  # starting the watch's own clients (bootstrap, metadata) may take longer
+METADATA_EVERY = 10.0  # seconds between fresh looks at which topics the broker holds
 ACK_GRACE = 2.0  # a probe that times out is forgiven if the broker acknowledged a write this recently
 _TIMEOUTS = (TimeoutError, KafkaTimeoutError, RequestTimedOutError)
+
+
+class TopicsLost(Exception):
+    """The broker answers, but no longer holds ``logs.events``: it came back empty."""
 
 
 def means_unreachable(error: BaseException, *, acked_recently: bool) -> bool:
@@ -79,6 +91,10 @@ class PipelineWatch(Service):
         self._last: tuple[float, int] | None = None  # (when, committed offsets in total)
         self._lag_unknown = False
         self.partition_lags: dict[int, int] = {}  # logs.events partition -> records not yet committed by the group
+        self.on_topics_lost: Callable[[], Awaitable[None]] | None = None  # set by the app: create them again
+        self._events_seen = False
+        self._metadata_at = 0.0  # when the metadata was last asked afresh
+        self._ends: dict[TopicPartition, int] = {}
 
     def report(self) -> dict[str, Any]:
         """What ``/ready`` shows of it."""
@@ -109,6 +125,8 @@ class PipelineWatch(Service):
                     stale = (self._admin, self._consumer)
                     self._admin, self._consumer = None, None
                     await _close(*stale)
+                    if isinstance(exc, TopicsLost):
+                        await self._topics_lost()
             else:
                 self._reachable()
                 await self._measure_lag(admin, ends)
@@ -173,12 +191,31 @@ class PipelineWatch(Service):
         return self._admin, self._consumer
 
     async def _end_offsets(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, int]:
+        # A broker restarted between two probes answers for a topic it no longer holds as if it were
+        # there: the metadata is asked afresh every METADATA_EVERY seconds, and at once when an end offset
+        # went back (a broker's offsets never do). Every probe would cost an idle stack of two workers
+        # 0.097 core instead of 0.058 (measured on tansu).
         partitions = consumer.partitions_for_topic(EVENTS)
-        if not partitions:
+        if not partitions or time.monotonic() - self._metadata_at >= METADATA_EVERY:
             await consumer._client.force_metadata_update()  # no public way to ask for one topic's metadata
+            self._metadata_at = time.monotonic()
             partitions = consumer.partitions_for_topic(EVENTS) or set()
+        if not partitions and self._events_seen:
+            raise TopicsLost(f"the broker no longer holds {EVENTS}: it came back empty")
+        self._events_seen = self._events_seen or bool(partitions)
         ends: dict[TopicPartition, int] = await consumer.end_offsets([TopicPartition(EVENTS, p) for p in partitions])
+        if any(end < self._ends.get(tp, 0) for tp, end in ends.items()):
+            self._metadata_at = 0.0
+        self._ends = ends
         return ends
+
+    async def _topics_lost(self) -> None:
+        if self.on_topics_lost is None:
+            return
+        try:
+            await self.on_topics_lost()
+        except Exception:
+            log.exception("creating the topics again failed; the next probe tries again")
 
     def _observe(self, lag: int, committed: int) -> None:
         now = time.monotonic()

@@ -38,7 +38,9 @@ PostgreSQL snapshot and replaces the table with the result. Every delta
 read before the request was committed before the snapshot and is in it;
 of those read after, the ones whose transaction the snapshot saw are left
 out (:meth:`LiveCounts.already_counted`). A fresh install rebuilds from no
-rows, at no cost.
+rows, at no cost. A worker that sees the broker come back empty while it
+runs (its table store kept, the changelog gone) asks for a rebuild after
+that moment.
 """
 
 from __future__ import annotations
@@ -104,15 +106,31 @@ class LiveCounts:
         self.mirror = CountMirror(cast(Mapping[str, Any], table))
         self._top_sources = top_sources
         self._snapshot: tuple[str, Snapshot] | None = None
-        self._asking: asyncio.Task[None] | None = None
+        self._asking: set[asyncio.Task[None]] = set()
 
-    def ask_for_rebuild(self, send: Any, max_delay: float) -> None:
-        """Put a request for a rebuild on ``logs.counts`` (in the background: recovery must not wait for it)."""
-        if self._asking is not None and not self._asking.done():
-            return
-        record = (COUNTS, None, orjson.dumps({"rebuild": "the count table holds no rebuild record"}), 0, None)
-        log.info("the count table holds no record of a rebuild (a new broker, or a first start): asking for one")
-        self._asking = asyncio.ensure_future(produce_all(send, [record], max_delay=max_delay))
+    def ask_for_rebuild(self, send: Any, max_delay: float, *, since: datetime | None = None) -> None:
+        """Put a request for a rebuild on ``logs.counts`` (in the background: recovery must not wait for it).
+
+        Without ``since``, it asks for the rebuild a table without one needs;
+        with it, for one after ``since`` (the changelog was lost then).
+        """
+        request = {"rebuild": "the changelog was lost" if since else "the table holds no record of a rebuild"}
+        if since is not None:
+            request["since"] = since.isoformat()
+        else:
+            log.info("the count table holds no record of a rebuild (a new broker, or a first start): asking for one")
+        record = (COUNTS, None, orjson.dumps(request), 0, None)
+        asking = asyncio.ensure_future(produce_all(send, [record], max_delay=max_delay))
+        self._asking.add(asking)  # held until done: the loop keeps only a weak reference to a task
+        asking.add_done_callback(self._asking.discard)
+
+    def wants(self, request: Mapping[str, Any]) -> bool:
+        """Whether a rebuild ``request`` is still to be carried out: none since what it asks for."""
+        base = self.table.get(BASE)
+        if not isinstance(base, dict):
+            return True
+        since = request.get("since")
+        return isinstance(since, str) and datetime.fromisoformat(str(base["at"])) < datetime.fromisoformat(since)
 
     def write(self, key: str, value: Mapping[str, Any]) -> None:
         """Set one counter (inside the count agent's stream iteration: Faust writes tables only there)."""

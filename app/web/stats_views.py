@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 MAX_HOURS_BACK = 24 * 365
 
 
-async def _learn_changelog_partitions(app: LogpipeApp) -> None:
+async def _learn_changelog_partitions(app: LogpipeApp) -> bool:
     """Faust's router hashes the key with its *producer's* metadata, which covers only
     topics this worker wrote to; a worker that never wrote the count table could
     not route to its owner until it fetched the changelog's metadata.
@@ -42,19 +42,23 @@ async def _learn_changelog_partitions(app: LogpipeApp) -> None:
     partition count, before the count table declares its changelog with one
     partition; the table then refuses every write. So an unknown changelog is
     looked up among all topics, which creates none, and learned once it exists.
+    Whether it is known (a broker that came back empty holds none until the
+    worker creates it again).
     """
     producer = cast(Any, app.producer)._ensure_producer()
     topic = app.services.counts.table.changelog_topic.get_topic_name()
     if producer.client.cluster.partitions_for_topic(topic) is None:
         everything = await producer.client.fetch_all_metadata()
         if topic not in everything.topics():
-            return
+            return False
     await producer.partitions_for(topic)
+    return True
 
 
 async def stats_route_known(app: LogpipeApp) -> bool:
     """Whether this worker knows which worker answers stats (the count table's owner): then it can answer."""
-    await _learn_changelog_partitions(app)
+    if not await _learn_changelog_partitions(app):
+        return False
     try:
         app.router.key_store(app.services.counts.table.name, ROUTING_KEY)
     except KeyError:
@@ -78,7 +82,9 @@ class Stats(ServiceView):
         return RoutedStats
 
     async def get(self, request: web.Request) -> web.Response:
-        await _learn_changelog_partitions(cast("LogpipeApp", self.app))
+        if not await _learn_changelog_partitions(cast("LogpipeApp", self.app)):
+            message = "the live counts' changelog topic is not on the broker (yet); try again shortly"
+            return error_response(503, "stats_unavailable", message, retry_after=1)
         try:
             return await self.routed_get(request)
         except (aiohttp.ClientError, TimeoutError) as exc:

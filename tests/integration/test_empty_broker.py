@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from devstack.servers import Server, ensure_broker, free_port
 from tests.support.deadlines import wait_for
@@ -81,5 +82,48 @@ async def test_stopped_and_started_again_on_an_empty_broker_the_counts_equal_the
         distinct = "SELECT count(*), count(DISTINCT message) FROM logs"
         assert await asyncio.to_thread(query, database_url, distinct) == [(1500, 1500)]
         assert "rebuilt the count table from 1200 rows" in again.log_tail(400)
+    finally:
+        factory.stop_all()
+
+
+async def partition_counts(bootstrap: str) -> dict[str, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return {t["topic"]: len(t["partitions"]) for t in await admin.describe_topics()}
+    finally:
+        await admin.close()
+
+
+async def test_a_running_worker_survives_the_broker_coming_back_empty(
+    broker_again: Broker, database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    """The worker keeps its table store, but the changelog, the topics and the group are gone."""
+    factory = WorkerFactory(broker_again.bootstrap, database_url, redis_url, tmp_path)
+    try:
+        worker = await factory.ready()
+        await produce(broker_again.bootstrap, "logs.raw", [good_event(i) for i in range(1000)])
+        await wait_for(lambda: row_count(database_url) >= 1000, timeout=90, what="1,000 rows")
+        await wait_for(lambda: stats_match_rows(worker, database_url), timeout=60, what="stats = rows, before")
+        layout = await partition_counts(broker_again.bootstrap)
+
+        broker_again.stop()
+        await broker_again.start()
+        for start in range(1000, 1600, 100):  # as a shipper would: sent again and again from the moment it is back
+            await produce(broker_again.bootstrap, "logs.raw", [good_event(i) for i in range(start, start + 100)])
+
+        async def laid_out_again() -> bool:
+            return await partition_counts(broker_again.bootstrap) == layout
+
+        await wait_for(laid_out_again, timeout=30, what="every topic as logpipe creates it")
+        rebuilds = lambda: worker.log_tail(5000).count("rebuilt the count table from")  # noqa: E731
+        await wait_for(lambda: rebuilds() == 2, timeout=30, what="the count table rebuilt (first start, then now)")
+        await produce(broker_again.bootstrap, "logs.raw", [good_event(i) for i in range(1600, 2000)])
+        await wait_for(lambda: row_count(database_url) >= 2000, timeout=120, what="2,000 rows")
+        await wait_for(lambda: stats_match_rows(worker, database_url), timeout=60, what="stats = rows, after")
+
+        assert worker.alive and "the broker came back empty" in worker.log_tail(5000)
+        distinct = "SELECT count(*), count(DISTINCT message) FROM logs"
+        assert await asyncio.to_thread(query, database_url, distinct) == [(2000, 2000)]
     finally:
         factory.stop_all()

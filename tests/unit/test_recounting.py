@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import pytest
 
@@ -18,6 +19,8 @@ from app.domain.counting import (
     rebuilt_counters,
     table_key,
 )
+from app.storage.recount import Recount
+from app.tables.counts import LiveCounts
 
 NOW = datetime(2026, 12, 7, 17, 30, 15, tzinfo=UTC)
 MIN = epoch_minute(NOW)
@@ -88,3 +91,32 @@ def test_a_snapshot_saw_what_had_committed_when_it_was_taken(xid: int, saw: bool
 def test_a_snapshot_with_nothing_running() -> None:
     snapshot = Snapshot.parse("731:731:")
     assert (snapshot.running, snapshot.saw(730), snapshot.saw(731)) == (frozenset(), True, False)
+
+
+def live_counts(table: dict[str, Any]) -> LiveCounts:
+    return LiveCounts(cast(Any, table), top_sources=10)
+
+
+def test_a_table_without_the_record_of_a_rebuild_wants_one_and_a_rebuilt_one_only_for_a_later_loss() -> None:
+    at = datetime(2026, 12, 7, 17, 0, tzinfo=UTC)
+    rebuilt = live_counts({BASE: {"snapshot": "11:13:11", "rows": 5, "at": at.isoformat()}})
+    assert live_counts({"total": {"n": 3}}).wants({"rebuild": "no record"})
+    assert not rebuilt.wants({"rebuild": "no record"}), "a second request of the same start"
+    assert not rebuilt.wants({"rebuild": "lost", "since": (at - timedelta(seconds=1)).isoformat()})
+    assert rebuilt.wants({"rebuild": "lost", "since": (at + timedelta(seconds=1)).isoformat()})
+
+
+def test_after_a_rebuild_only_the_deltas_of_transactions_its_snapshot_did_not_see_count() -> None:
+    counts = live_counts({BASE: {"snapshot": "11:13:11", "rows": 5, "at": "2026-12-07T17:00:00+00:00"}})
+    seen = {xid: counts.already_counted({"p": 0, "o": 1, "c": {}, "x": xid}) for xid in (10, 11, 12, 13)}
+    assert seen == {10: True, 11: False, 12: True, 13: False}
+    assert not counts.already_counted({"p": 0, "o": 1, "c": {}}), "a delta relayed without its transaction"
+    assert not live_counts({}).already_counted({"p": 0, "o": 1, "c": {}, "x": 9}), "no rebuild yet"
+
+
+def test_replacing_the_table_leaves_only_the_rebuilt_counters_and_the_record() -> None:
+    table: dict[str, Any] = {"total": {"n": 3, "hw": {"0": 7}}, "source:gone": {"n": 1, "hw": {"0": 7}}}
+    counts = live_counts(table)
+    counts.replace(Recount(rebuilt_counters([("INFO", "api", None, 4)], []), Snapshot.parse("5:5:"), "5:5:", 4))
+    assert sorted(table) == sorted([BASE, "level:INFO", "source:api", "total"])
+    assert table["total"] == {"n": 4, "hw": {}} and table[BASE]["snapshot"] == "5:5:"
