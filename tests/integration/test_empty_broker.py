@@ -116,8 +116,11 @@ async def test_a_running_worker_survives_the_broker_coming_back_empty(
             return await partition_counts(broker_again.bootstrap) == layout
 
         await wait_for(laid_out_again, timeout=30, what="every topic as logpipe creates it")
-        rebuilds = lambda: worker.log_tail(5000).count("rebuilt the count table from")  # noqa: E731
-        await wait_for(lambda: rebuilds() == 2, timeout=30, what="the count table rebuilt (first start, then now)")
+
+        def rebuilt_again() -> bool:
+            return worker.log_tail(5000).count("rebuilt the count table from") == 2  # at the first start, then now
+
+        await wait_for(rebuilt_again, timeout=30, what="the count table rebuilt again")
         await produce(broker_again.bootstrap, "logs.raw", [good_event(i) for i in range(1600, 2000)])
         await wait_for(lambda: row_count(database_url) >= 2000, timeout=120, what="2,000 rows")
         await wait_for(lambda: stats_match_rows(worker, database_url), timeout=60, what="stats = rows, after")
