@@ -15,10 +15,13 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import aiohttp
+import aiopg
 import psycopg2
 import pytest
 from playwright.async_api import Browser, async_playwright
 
+from app.storage.migrate import migrate
+from app.storage.postgres import connect_pool
 from devstack.servers import Server, ensure_broker, ensure_postgres, ensure_redis, free_port
 from tests.support.browser import CHROMIUM_ARGS, Screenshots, chromium_path
 from tests.support.workers import WorkerFactory
@@ -74,6 +77,18 @@ def database_url(postgres_server: Server) -> Iterator[str]:
         with conn.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.close()
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[aiopg.Pool]:
+    """This test's database migrated, and a pool on it as the worker opens one (its latency settings)."""
+    await migrate(database_url)
+    pool = await connect_pool(database_url, 4)
+    try:
+        yield pool
+    finally:
+        pool.close()
+        await pool.wait_closed()
 
 
 @pytest.fixture

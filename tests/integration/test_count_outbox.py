@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,8 +17,7 @@ import aiopg
 import orjson
 import pytest
 
-from app.storage.migrate import migrate
-from app.storage.postgres import Pending, connect_pool, persist_batch
+from app.storage.postgres import Pending, persist_batch
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 28, 17, 0, tzinfo=UTC)
@@ -41,17 +39,6 @@ def event(source: str, level: str = "INFO") -> dict[str, Any]:
 
 def delta_of(source: str, n: int = 1, level: str = "INFO") -> dict[str, int]:
     return {f"level:{level}": n, f"source:{source}": n, "total": n, f"minute:{MINUTE}": n}
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[aiopg.Pool]:
-    await migrate(database_url)
-    pool = await connect_pool(database_url, 2)
-    try:
-        yield pool
-    finally:
-        pool.close()
-        await pool.wait_closed()
 
 
 async def record_stale(pool: aiopg.Pool, partition: int, end_offset: int, delta: dict[str, int]) -> None:

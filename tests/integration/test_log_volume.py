@@ -16,7 +16,6 @@ import asyncio
 import random
 import shutil
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from app.domain.query import LogQuery
 from app.storage import volume
 from app.storage.migrate import MIGRATIONS_DIR, migrate
 from app.storage.partitions import maintain
-from app.storage.postgres import connect_pool, persist_batch
+from app.storage.postgres import persist_batch
 
 pytestmark = pytest.mark.integration
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -61,16 +60,10 @@ def events(count: int, *, start: datetime, seconds: int, seed: int) -> list[dict
 
 
 @pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[aiopg.Pool]:
-    await migrate(database_url)
-    async with aiopg.create_pool(database_url, minsize=1, maxsize=1) as admin:
-        await maintain(admin, days_ahead=1, retention_days=7)
-    pool = await connect_pool(database_url, 4)
-    try:
-        yield pool
-    finally:
-        pool.close()
-        await pool.wait_closed()
+async def pool(pool: aiopg.Pool) -> aiopg.Pool:
+    """The migrated database's pool, with the partitions of yesterday to tomorrow in place."""
+    await maintain(pool, days_ahead=1, retention_days=7)
+    return pool
 
 
 async def run(database_url: str, sql: str, args: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,8 +16,7 @@ import aiopg
 import pytest
 
 from app.domain.counting import epoch_minute, tenant_counter
-from app.storage.migrate import migrate
-from app.storage.postgres import connect_pool, persist_batch
+from app.storage.postgres import persist_batch
 from app.storage.recount import recount
 
 pytestmark = pytest.mark.integration
@@ -35,17 +33,6 @@ def event(source: str, level: str = "INFO", organization_id: str | None = None) 
         "trace_id": None,
         "metadata": {},
     }
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[aiopg.Pool]:
-    await migrate(database_url)
-    pool = await connect_pool(database_url, 3)
-    try:
-        yield pool
-    finally:
-        pool.close()
-        await pool.wait_closed()
 
 
 async def test_the_recount_is_the_group_by_and_its_snapshot_saw_the_batches_before_it(pool: aiopg.Pool) -> None:
