@@ -10,6 +10,7 @@ and served stale while PostgreSQL is away: :mod:`app.web.cached`).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -20,7 +21,7 @@ from faust import web
 from faust.web.exceptions import WebError
 
 from app.storage import reads
-from app.tables.counts import ROUTING_KEY
+from app.tables.counts import ROUTING_KEY, owns_count_table
 from app.web.access import cache_scope, tenant_of
 from app.web.base import ServiceView
 from app.web.cached import read_through
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
     from app.app import LogpipeApp
 
 MAX_HOURS_BACK = 24 * 365
+# How long the count table's owner may take to answer a forwarded request: stats take milliseconds,
+# and an owner that is stopped or behind a silent network answers nothing, never an error.
+FORWARD_TIMEOUT = 5.0
 
 
 async def _learn_changelog_partitions(app: LogpipeApp) -> bool:
@@ -86,7 +90,8 @@ class Stats(ServiceView):
             message = "the live counts' changelog topic is not on the broker (yet); try again shortly"
             return error_response(503, "stats_unavailable", message, retry_after=1)
         try:
-            return await self.routed_get(request)
+            async with asyncio.timeout(self._forward_timeout(request)):
+                return await self.routed_get(request)
         except (aiohttp.ClientError, TimeoutError) as exc:
             # Forwarded to an owner that died: until the broker evicts it, the table has not moved yet.
             message = (
@@ -94,6 +99,15 @@ class Stats(ServiceView):
                 " worker once the broker evicts it: try again shortly"
             )
             return error_response(503, "stats_unavailable", message, retry_after=1)
+
+    def _forward_timeout(self, request: web.Request) -> float | None:
+        """How long the count table's owner may take to answer: no bound on the owner itself (its reads have
+        their own), :data:`FORWARD_TIMEOUT` elsewhere, and the owner's PostgreSQL read bound on top for
+        ``hoursBack``."""
+        if owns_count_table(cast("LogpipeApp", self.app)):
+            return None
+        hours_back = "hoursBack" in request.query or "hours_back" in request.query
+        return FORWARD_TIMEOUT + (self.settings.pg_read_timeout if hours_back else 0.0)
 
     async def routed_get(self, request: web.Request) -> web.Response:
         return await self.answer(request)

@@ -7,12 +7,14 @@ evicts a SIGKILLed one after its session timeout, as Kafka does.
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 
 import aiohttp
 import orjson
 import pytest
 
+from app.web.stats_views import FORWARD_TIMEOUT
 from tests.support.deadlines import wait_for
 from tests.support.events import good_event
 from tests.support.groups import ALL, owned, owns_all, start_group
@@ -135,3 +137,23 @@ async def test_stats_answer_503_not_500_while_the_killed_owner_of_the_counts_is_
     refused = {answer for answer in answers if answer[0] != 200}
     assert refused == {(503, "stats_unavailable", "1")}, answers
     print(f"\n{len(answers) - 1} answers 503 stats_unavailable with Retry-After, then 200 from the survivor")
+
+
+async def test_stats_answer_503_in_time_while_the_owner_of_the_counts_answers_nothing(
+    workers: WorkerFactory,
+) -> None:
+    """A stopped owner (as one behind a silent network) accepts the connection and never answers."""
+    group, _ = await start_group(workers, 2)
+    holds_counts = [bool(await owned(w, "logs.counts")) for w in group]
+    owner, other = group if holds_counts[0] else group[::-1]
+    assert owner.process is not None
+    owner.process.send_signal(signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        status, body = await other.fetch("/api/v1/stats", timeout=30)
+        took = time.monotonic() - started
+    finally:
+        owner.process.send_signal(signal.SIGCONT)
+    assert (status, body["code"]) == (503, "stats_unavailable") and took < FORWARD_TIMEOUT + 3, (status, body, took)
+    await wait_for(lambda: stats_match_rows(other, workers.database_url), timeout=60, what="stats once it answers")
+    print(f"\n503 stats_unavailable after {took:.1f}s while the owner was stopped; 200 again once it went on")
