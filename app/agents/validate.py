@@ -100,8 +100,11 @@ class RawValidator(Service):
             heartbeat_interval_ms=int(min(3.0, settings.broker_session_timeout / 3) * 1000),
             fetch_max_wait_ms=fetch_max_wait_ms(settings.broker_fetch_max_wait),
         )
-        self._consumer.subscribe([RAW], listener=_FinishBatchOnRevoke(self._lock))
         await self._consumer.start()
+        # Subscribed once started, the consumer joins its group in the background: started subscribed, it
+        # waits for its first assignment, which a broker holds back for its initial rebalance delay
+        # (3 s on tansu and by Kafka's default), and the worker's start waited with it.
+        self._consumer.subscribe([RAW], listener=_FinishBatchOnRevoke(self._lock))
 
     async def on_stop(self) -> None:
         if self._consumer is not None:
