@@ -21,7 +21,7 @@ from tests.support.groups import ALL, owned, owns_all, start_group
 from tests.support.kafka import produce, wait_drained
 from tests.support.rows import query, row_count
 from tests.support.stats import stats_match_rows, stats_of
-from tests.support.workers import WorkerFactory
+from tests.support.workers import Worker, WorkerFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.multiworker]
 
@@ -116,12 +116,17 @@ async def test_a_worker_joining_later_gets_partitions(workers: WorkerFactory, da
     print(f"\nthird worker in after {took:.1f}s; (logs.raw, logs.events) shares {shares}; stats agree on all three")
 
 
+async def count_owner_and_other(workers: WorkerFactory) -> tuple[Worker, Worker]:
+    """Two workers that split the partitions: the one holding the count table, then the other."""
+    group, _ = await start_group(workers, 2)
+    first_holds = bool(await owned(group[0], "logs.counts"))
+    return (group[0], group[1]) if first_holds else (group[1], group[0])
+
+
 async def test_stats_answer_503_not_500_while_the_killed_owner_of_the_counts_is_not_yet_evicted(
     workers: WorkerFactory,
 ) -> None:
-    group, _ = await start_group(workers, 2)
-    holds_counts = [bool(await owned(w, "logs.counts")) for w in group]
-    owner, other = group if holds_counts[0] else group[::-1]
+    owner, other = await count_owner_and_other(workers)
     assert (await other.fetch("/api/v1/stats"))[0] == 200, "forwarded to the owner while it lives"
 
     await asyncio.to_thread(owner.kill)
@@ -143,9 +148,7 @@ async def test_stats_answer_503_in_time_while_the_owner_of_the_counts_answers_no
     workers: WorkerFactory,
 ) -> None:
     """A stopped owner (as one behind a silent network) accepts the connection and never answers."""
-    group, _ = await start_group(workers, 2)
-    holds_counts = [bool(await owned(w, "logs.counts")) for w in group]
-    owner, other = group if holds_counts[0] else group[::-1]
+    owner, other = await count_owner_and_other(workers)
     assert owner.process is not None
     owner.process.send_signal(signal.SIGSTOP)
     try:
