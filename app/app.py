@@ -145,8 +145,7 @@ class LogpipeApp(faust.App):
         specs = [*topic_specs(settings.topic_partitions, settings.raw_max_bytes), changelog]
         if await mend_partition_counts(settings.broker_bootstrap, specs, {COUNTS, changelog.name}):
             await cast(Any, self.producer)._ensure_producer().client.force_metadata_update()
-        send = lambda *record: self.producer.send(*record)  # noqa: E731 - the producer exists only once started
-        self.services.counts.ask_for_rebuild(send, settings.broker_retry_max_delay, since=datetime.now(UTC))
+        self.services.counts.ask_for_rebuild(since=datetime.now(UTC))
 
     async def _declare_topics(self) -> None:
         settings = self.settings

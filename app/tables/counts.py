@@ -57,7 +57,7 @@ from faust.types import TableT
 
 from app.domain.counting import BASE, Snapshot, by_scope, scope_of, scope_snapshot, split_scope
 from app.domain.topic_layout import COUNTS
-from app.kafka.produce import produce_all
+from app.kafka.produce import Send, produce_all
 from app.storage.recount import Recount
 
 if TYPE_CHECKING:
@@ -101,14 +101,15 @@ class CountMirror:
 class LiveCounts:
     """The count table, its in-memory mirror, and the stats answer read from them."""
 
-    def __init__(self, table: TableT[str, Any], top_sources: int) -> None:
+    def __init__(self, table: TableT[str, Any], top_sources: int, send: Send, max_delay: float) -> None:
         self.table = table
+        self._send, self._max_delay = send, max_delay  # where a request for a rebuild goes, and its retry bound
         self.mirror = CountMirror(cast(Mapping[str, Any], table))
         self._top_sources = top_sources
         self._snapshot: tuple[str, Snapshot] | None = None
         self._asking: set[asyncio.Task[None]] = set()
 
-    def ask_for_rebuild(self, send: Any, max_delay: float, *, since: datetime | None = None) -> None:
+    def ask_for_rebuild(self, *, since: datetime | None = None) -> None:
         """Put a request for a rebuild on ``logs.counts`` (in the background: recovery must not wait for it).
 
         Without ``since``, it asks for the rebuild a table without one needs;
@@ -120,7 +121,7 @@ class LiveCounts:
         else:
             log.info("the count table holds no record of a rebuild (a new broker, or a first start): asking for one")
         record = (COUNTS, None, orjson.dumps(request), 0, None)
-        asking = asyncio.ensure_future(produce_all(send, [record], max_delay=max_delay))
+        asking = asyncio.ensure_future(produce_all(self._send, [record], max_delay=self._max_delay))
         self._asking.add(asking)  # held until done: the loop keeps only a weak reference to a task
         asking.add_done_callback(self._asking.discard)
 
@@ -181,12 +182,13 @@ def register(app: LogpipeApp) -> None:
         schema=faust.Schema(key_type=str, key_serializer="json", value_serializer="json"),
         help="Live counters: total, level:*, source:*, org:*, minute:00..59, and each per organization.",
     )
-    counts = LiveCounts(table, app.settings.stats_top_sources)
+    send: Send = lambda *record: app.producer.send(*record)  # noqa: E731 - the producer exists once started
+    counts = LiveCounts(table, app.settings.stats_top_sources, send, app.settings.broker_retry_max_delay)
 
     async def recovered() -> None:
         counts.mirror.clear()
         if owns_count_table(app) and not counts.rebuilt:
-            counts.ask_for_rebuild(lambda *record: app.producer.send(*record), app.settings.broker_retry_max_delay)
+            counts.ask_for_rebuild()
 
     async def revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
         counts.mirror.clear()

@@ -94,7 +94,10 @@ def test_a_snapshot_with_nothing_running() -> None:
 
 
 def live_counts(table: dict[str, Any]) -> LiveCounts:
-    return LiveCounts(cast(Any, table), top_sources=10)
+    def send(*record: object) -> Any:
+        raise AssertionError(f"nothing is produced here: {record}")
+
+    return LiveCounts(cast(Any, table), top_sources=10, send=send, max_delay=1.0)
 
 
 def test_a_table_without_the_record_of_a_rebuild_wants_one_and_a_rebuilt_one_only_for_a_later_loss() -> None:
